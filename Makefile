@@ -1,0 +1,40 @@
+# `make test` and `make demo` work from a clean clone: they create .venv, install the project
+# (editable, with its dev extras) and ffmpeg when missing, then run. A second run reinstalls nothing.
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: test demo install ffmpeg clean
+
+test: install ffmpeg
+	$(PYTHON) -m pytest -q
+
+demo: install ffmpeg
+	$(VENV)/bin/wavenet-j models
+
+install: $(INSTALLED)
+
+$(INSTALLED): setup.py
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# MUSDB18 stems (.stem.mp4) and mp3/m4a input need ffmpeg: installed with apt-get when we may
+# (root, or sudo without a password); otherwise a warning says what to do.
+ffmpeg:
+	@command -v ffmpeg >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+		if command -v apt-get >/dev/null 2>&1 && $$SUDO true 2>/dev/null; then \
+			echo "ffmpeg is missing: installing it with apt-get"; \
+			$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq ffmpeg >/dev/null; \
+		fi; \
+		command -v ffmpeg >/dev/null 2>&1 || { \
+			echo "WARNING: ffmpeg is not installed and could not be installed from here."; \
+			echo "  Install it yourself (Debian/Ubuntu: sudo apt-get install ffmpeg; macOS: brew install ffmpeg;"; \
+			echo "  conda: conda install -c conda-forge ffmpeg). Reading MUSDB18 .stem.mp4 files and"; \
+			echo "  separating mp3/m4a songs need it; the models and wav data work without it."; }; }
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

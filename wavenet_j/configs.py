@@ -1,0 +1,215 @@
+"""Model configurations: the U1 base dict, every named paper model, and their validation.
+
+These plain dicts are the single definition of each model. ``Config.py`` at the top of the
+repository turns them into the Sacred ingredient ``cfg`` (``with cfg.J1 cfg.tiny``), and
+``resolve_config`` gives the same result without Sacred, for notebooks and the CLI.
+"""
+import copy
+
+# U1, the J-Net paper's baseline (Wave-U-Net M4 without input context, 10 layers).
+BASE_CONFIG = {
+    # task and audio
+    "task": "voice",  # "voice": accompaniment + vocals; "multi_instrument": bass, drums, other, vocals
+    "mono_downmix": False,
+    "expected_sr": 22050,
+    "num_frames": 16384,  # output samples per example (the input is longer in context mode)
+    # architecture (the original Wave-U-Net's keys)
+    "num_layers": 10,
+    "num_initial_filters": 24,
+    "filter_size": 15,
+    "input_filter_size": 15,
+    "merge_filter_size": 5,
+    "output_filter_size": 1,
+    "context": False,
+    "upsampling": "linear",
+    "output_type": "difference",
+    "output_activation": "tanh",
+    # J-Net paper extensions
+    "freeze_encoder": False,  # J models: encoder convs (and Res paths / MultiRes blocks in it) stay random
+    "freeze_decoder": False,  # L models: decoder convs and learned interpolation weights stay random
+    "skip_levels": None,  # encoder levels whose skip reaches the decoder; None = all; negative counts from the deepest
+    "res_path_units": 0,  # Res path: this many units on each selected skip ...
+    "res_path_levels": 0,  # ... of the this-many shallowest levels
+    "multires_levels": 0,  # MultiRes blocks replace the convs of this many shallowest levels, both paths
+    "num_stages": 1,  # progressive learning: separation passes through the shared network in training
+    "identity_loss_weight": 0.0,  # lambda of the identity loss; 0 disables it (U5/J5 use 1.0)
+    "seed": 0,  # draws every random weight, so a frozen random encoder is reproducible
+    # data and training (paper section 3.2)
+    "augmentation": True,
+    "batch_size": 16,
+    "init_sup_sep_lr": 1e-4,
+    "epoch_it": 2000,
+    "worse_epochs": 15,
+    "data_path": "data",
+    "model_base_dir": "checkpoints",
+    "log_dir": "logs",
+}
+
+DERIVED_KEYS = ("source_names", "num_sources", "num_channels")
+
+SOURCE_NAMES = {
+    "voice": ["accompaniment", "vocals"],
+    "multi_instrument": ["bass", "drums", "other", "vocals"],
+}
+
+_J = {"freeze_encoder": True}
+
+# The original Wave-U-Net (Stoller et al. 2018): its base is mono, direct output, 12 layers.
+_M1 = {"num_layers": 12, "mono_downmix": True, "output_type": "direct", "worse_epochs": 20}
+_M2 = dict(_M1, output_type="difference")
+_M3 = dict(_M2, context=True)
+_M4 = dict(_M3, mono_downmix=False)
+_M5 = dict(_M4, upsampling="learned")
+
+NAMED_CONFIGS = {
+    "U1": {},
+    "J1": dict(_J),
+    **{
+        f"{kind}2_{units}_{levels}": dict(extra, res_path_units=units, res_path_levels=levels)
+        for kind, extra in (("U", {}), ("J", _J))
+        for units, levels in ((2, 5), (3, 5), (2, 10), (3, 10))
+    },
+    **{
+        f"{kind}3_{levels}": dict(extra, multires_levels=levels)
+        for kind, extra in (("U", {}), ("J", _J))
+        for levels in (5, 10)
+    },
+    "U4": {"num_stages": 2},
+    "J4": dict(_J, num_stages=2),
+    "U5": {"identity_loss_weight": 1.0},
+    "J5": dict(_J, identity_loss_weight=1.0),
+    "L": {"freeze_decoder": True},
+    "L_first3": {"freeze_decoder": True, "skip_levels": [0, 1, 2]},
+    "L_last3": {"freeze_decoder": True, "skip_levels": [-3, -2, -1]},
+    "M1": _M1,
+    "M2": _M2,
+    "M3": _M3,
+    "M4": _M4,
+    "M5": _M5,
+    "M5_HighSR": dict(_M5, expected_sr=44100),
+    "M6": dict(_M4, task="multi_instrument"),
+    # Small enough to train on 2 CPU cores in minutes; keeps num_layers so every paper
+    # variant (skip levels 7-9, Res paths on 10 skips) stays meaningful when combined.
+    "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2},
+}
+
+# The original codebase's own names for M1-M6.
+ORIGINAL_NAMES = {
+    "baseline": "M1",
+    "baseline_diff": "M2",
+    "baseline_context": "M3",
+    "baseline_stereo": "M4",
+    "full": "M5",
+    "full_44KHz": "M5_HighSR",
+    "full_multi_instrument": "M6",
+}
+for _alias, _target in ORIGINAL_NAMES.items():
+    NAMED_CONFIGS[_alias] = NAMED_CONFIGS[_target]
+
+# Named configs that describe a model on their own (``tiny`` only modifies one).
+MODEL_NAMES = [name for name in NAMED_CONFIGS if name != "tiny" and name not in ORIGINAL_NAMES]
+
+_CHOICES = {
+    "task": tuple(SOURCE_NAMES),
+    "upsampling": ("linear", "learned"),
+    "output_type": ("direct", "difference"),
+    "output_activation": ("tanh", "linear"),
+}
+_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation")
+_POSITIVE_INTS = (
+    "expected_sr", "num_frames", "num_layers", "num_initial_filters", "filter_size",
+    "input_filter_size", "merge_filter_size", "output_filter_size", "num_stages",
+    "batch_size", "epoch_it", "worse_epochs",
+)
+_NON_NEGATIVE_INTS = ("res_path_units", "res_path_levels", "multires_levels", "seed")
+
+
+class ConfigError(ValueError):
+    """A model_config key or value that no model can be built from."""
+
+
+def resolve_config(names):
+    """The final model_config of one named config, or of several applied in order.
+
+    ``resolve_config(["J1", "tiny"])`` equals ``with cfg.J1 cfg.tiny``; a ``cfg.`` prefix is
+    accepted. Unknown names raise ConfigError listing the known ones.
+    """
+    if isinstance(names, str):
+        names = [names]
+    config = copy.deepcopy(BASE_CONFIG)
+    for name in names:
+        key = name[len("cfg."):] if name.startswith("cfg.") else name
+        if key not in NAMED_CONFIGS:
+            raise ConfigError(
+                f"unknown named config {name!r}; known: {', '.join(sorted(NAMED_CONFIGS))}")
+        config.update(copy.deepcopy(NAMED_CONFIGS[key]))
+    return complete_config(config)
+
+
+def derived_keys(config):
+    """The keys every model_config carries but nobody sets: they follow from task and mono_downmix."""
+    sources = list(SOURCE_NAMES[config["task"]])
+    return {
+        "source_names": sources,
+        "num_sources": len(sources),
+        "num_channels": 1 if config["mono_downmix"] else 2,
+    }
+
+
+def complete_config(partial):
+    """A validated full model_config: U1's values for missing keys, derived keys added.
+
+    Raises ConfigError naming the offending key, what it holds and what is allowed.
+    """
+    unknown = sorted(set(partial) - set(BASE_CONFIG) - set(DERIVED_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown model_config key(s) {unknown}; allowed keys: {', '.join(sorted(BASE_CONFIG))}")
+    config = copy.deepcopy(BASE_CONFIG)
+    config.update(copy.deepcopy(partial))
+    _validate_values(config)
+    derived = derived_keys(config)
+    for key, value in derived.items():
+        if key in partial and partial[key] != value:
+            raise ConfigError(
+                f"model_config[{key!r}] is {partial[key]!r} but task={config['task']!r} and "
+                f"mono_downmix={config['mono_downmix']!r} give {value!r}; leave it out")
+    config.update(derived)
+    return config
+
+
+def _validate_values(config):
+    for key, allowed in _CHOICES.items():
+        if config[key] not in allowed:
+            raise ConfigError(f"model_config[{key!r}] = {config[key]!r} is not one of {list(allowed)}")
+    for key in _BOOLS:
+        if not isinstance(config[key], bool):
+            raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be True or False")
+    for key in _POSITIVE_INTS + _NON_NEGATIVE_INTS:
+        value = config[key]
+        low = 1 if key in _POSITIVE_INTS else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"model_config[{key!r}] = {value!r} must be an integer >= {low}")
+    for key in ("init_sup_sep_lr", "identity_loss_weight"):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ConfigError(f"model_config[{key!r}] = {value!r} must be a number >= 0")
+    layers = config["num_layers"]
+    for key in ("res_path_levels", "multires_levels"):
+        if config[key] > layers:
+            raise ConfigError(
+                f"model_config[{key!r}] = {config[key]} exceeds num_layers = {layers}")
+    if config["res_path_units"] and not config["res_path_levels"]:
+        raise ConfigError("model_config['res_path_units'] > 0 needs res_path_levels > 0 (which skips get Res paths)")
+    skips = config["skip_levels"]
+    if skips is not None:
+        if not isinstance(skips, (list, tuple)) or not all(
+                isinstance(s, int) and not isinstance(s, bool) and -layers <= s < layers for s in skips):
+            raise ConfigError(
+                f"model_config['skip_levels'] = {skips!r} must be None or a list of encoder levels "
+                f"in [{-layers}, {layers - 1}] (negative counts from the deepest)")
+        config["skip_levels"] = list(skips)
+    if config["context"] and config["num_stages"] > 1:
+        raise ConfigError(
+            "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "
+            "than its input, so a stage's estimate cannot be fed back as the next stage's input")

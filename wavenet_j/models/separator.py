@@ -1,0 +1,167 @@
+"""The Wave-U-Net / J-Net separator in one function, plus multi-stage (progressive) inference.
+
+Layer names carry their group as a prefix, so what a J or L model freezes is visible and can
+be changed (``layer.trainable``):
+
+- ``encoder_*``: down-sampling convs, their MultiRes blocks and the Res paths on their skips
+- ``bottleneck_conv``: the conv after the last decimation (always trained)
+- ``decoder_*``: up-sampling (learned interpolation weights) and merge convs, MultiRes blocks
+- ``output_*``: the input skip and the per-source output convs (always trained)
+"""
+import zlib
+
+import keras
+
+from wavenet_j.configs import ConfigError, complete_config
+from wavenet_j.models.layers import (
+    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample)
+from wavenet_j.models.shapes import get_padding
+
+GROUPS = ("encoder", "bottleneck", "decoder", "output")
+
+
+def layer_group(layer):
+    """Which of GROUPS a separator layer belongs to."""
+    return layer.name.split("_", 1)[0]
+
+
+def build_separator(model_config):
+    """A Keras functional model ``[B, input_frames, C] -> {source: [B, output_frames, C]}``.
+
+    ``model_config`` may be partial: missing keys take U1's values. Random weights are drawn
+    from ``model_config["seed"]`` (one stateless stream per layer name), so the same seed builds
+    the same model, and a J model's frozen encoder equals its U twin's initial encoder.
+    """
+    config = complete_config(model_config)
+    input_frames, _ = get_padding(config)
+    net = _Builder(config)
+    mix = keras.Input((input_frames, config["num_channels"]), name="mix")
+    levels = config["num_layers"]
+    filters = [config["num_initial_filters"] * (level + 1) for level in range(levels + 1)]
+
+    x, skips = mix, []
+    for level in range(levels):
+        width = config["input_filter_size"] if level == 0 else config["filter_size"]
+        x = net.level_conv(x, f"encoder_conv{level}", filters[level], width, level)
+        skip = x
+        if level < config["res_path_levels"]:
+            for unit in range(config["res_path_units"]):
+                skip = net.res_path_unit(skip, f"encoder_respath{level}_unit{unit}", filters[level], width)
+        skips.append(skip)
+        x = Decimate(name=f"encoder_decimate{level}")(x)
+
+    x = net.conv(x, "bottleneck_conv", filters[levels], config["filter_size"], net.padding, "leaky_relu")
+
+    kept = {level % levels for level in config["skip_levels"]} if config["skip_levels"] is not None \
+        else set(range(levels))
+    for level in reversed(range(levels)):
+        x = net.upsample(x, level)
+        if level in kept:
+            x = net.crop_concat(skips[level], x, f"decoder_skip{level}")
+        x = net.level_conv(x, f"decoder_conv{level}", filters[level], config["merge_filter_size"], level)
+
+    x = net.crop_concat(mix, x, "output_skip")
+    outputs = net.outputs(mix, x)
+    model = keras.Model(mix, outputs, name="wave_u_net")
+    frozen = {"encoder": config["freeze_encoder"], "decoder": config["freeze_decoder"]}
+    for layer in model.layers:
+        if frozen.get(layer_group(layer)):
+            layer.trainable = False
+    return model
+
+
+class _Builder:
+    """Adds the repeated pieces of the network, with names and seeds, to a functional graph."""
+
+    def __init__(self, config):
+        self.config = config
+        self.padding = "valid" if config["context"] else "same"
+
+    def seed(self, name):
+        return zlib.crc32(f"{self.config['seed']}:{name}".encode()) & 0x7FFFFFFF
+
+    def conv(self, x, name, filters, width, padding, activation=None):
+        return keras.layers.Conv1D(
+            filters, width, padding=padding, activation=activation, name=name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)))(x)
+
+    def level_conv(self, x, name, filters, width, level):
+        """The conv of one level, or the MultiRes block that replaces it on shallow levels.
+
+        MultiRes: ``c1 = conv(x); c2 = conv(c1); LeakyReLU(concat(c1, c2) + conv_1(x))``, both
+        convs the replaced layer's (filters, width, LeakyReLU). ``c1`` keeps the level's padding
+        so lengths match the plain network; ``c2`` and the shortcut are length-preserving.
+        """
+        c1 = self.conv(x, name, filters, width, self.padding, "leaky_relu")
+        if level >= self.config["multires_levels"]:
+            return c1
+        block = name.replace("_conv", "_multires")
+        c2 = self.conv(c1, f"{block}_conv2", filters, width, "same", "leaky_relu")
+        shortcut = self.conv(x, f"{block}_shortcut", 2 * filters, 1, "same")
+        if self.padding == "valid":
+            shortcut = CenterCrop(name=f"{block}_crop")([shortcut, c1])
+        both = keras.layers.Concatenate(name=f"{block}_concat")([c1, c2])
+        summed = keras.layers.Add(name=f"{block}_add")([both, shortcut])
+        return keras.layers.LeakyReLU(0.2, name=f"{block}_act")(summed)
+
+    def res_path_unit(self, x, name, filters, width):
+        """MultiResUNet's Res path unit, 1-D without batch norm: ``LeakyReLU(conv_k(x) + conv_1(x))``."""
+        main = self.conv(x, f"{name}_conv", filters, width, "same")
+        shortcut = self.conv(x, f"{name}_shortcut", filters, 1, "same")
+        summed = keras.layers.Add(name=f"{name}_add")([main, shortcut])
+        return keras.layers.LeakyReLU(0.2, name=f"{name}_act")(summed)
+
+    def upsample(self, x, level):
+        name = f"decoder_upsample{level}"
+        if self.config["upsampling"] == "learned":
+            return LearnedUpsample(self.padding, seed=self.seed(name), name=name)(x)
+        return LinearUpsample(align_corners=self.config["context"], name=name)(x)
+
+    def crop_concat(self, skip, x, name):
+        """``concat([crop(skip), x])`` on channels, skip first, as the original."""
+        if skip.shape[1] != x.shape[1]:
+            skip = CenterCrop(name=f"{name}_crop")([skip, x])
+        return keras.layers.Concatenate(name=f"{name}_concat")([skip, x])
+
+    def outputs(self, mix, features):
+        config = self.config
+        channels, width = config["num_channels"], config["output_filter_size"]
+        activation = "tanh" if config["output_activation"] == "tanh" else None
+        sources = config["source_names"]
+        learned = sources[:-1] if config["output_type"] == "difference" else sources
+        outputs = {}
+        for source in learned:
+            y = self.conv(features, f"output_{source}", channels, width, self.padding, activation)
+            if activation is None:
+                y = AudioClip(name=f"output_{source}_clip")(y)
+            outputs[source] = y
+        if config["output_type"] == "difference":
+            outputs[sources[-1]] = DifferenceOutput(name=f"output_{sources[-1]}")([mix, *outputs.values()])
+        return outputs
+
+
+def stage_estimates(separator, mix, num_stages, training=None):
+    """Source estimates after each of ``num_stages`` passes through one shared network.
+
+    Stage 1 separates the mix; stage s+1 feeds each source's stage-s estimate back through the
+    same weights and keeps that source's output (the paper's progressive learning).
+    """
+    estimates = separator(mix, training=training)
+    stages = [estimates]
+    for _ in range(num_stages - 1):
+        estimates = {name: separator(estimate, training=training)[name] for name, estimate in estimates.items()}
+        stages.append(estimates)
+    return stages
+
+
+def multi_stage(separator, num_stages):
+    """A model running ``separator`` for ``num_stages`` inference stages (the paper's U1_k, U4_k)."""
+    if num_stages < 1:
+        raise ConfigError(f"num_stages = {num_stages} must be at least 1")
+    in_shape, out_shape = separator.input_shape, separator.outputs[0].shape
+    if num_stages > 1 and in_shape[1] != out_shape[1]:
+        raise ConfigError(
+            f"{num_stages} stages need a model whose output is as long as its input; this one maps "
+            f"{in_shape[1]} to {out_shape[1]} samples (context=True), so estimates cannot be fed back")
+    mix = keras.Input(in_shape[1:], name="mix")
+    return keras.Model(mix, stage_estimates(separator, mix, num_stages)[-1], name=f"{separator.name}_x{num_stages}")

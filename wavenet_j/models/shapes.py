@@ -1,0 +1,46 @@
+"""Input and output lengths, exactly as the original Wave-U-Net computes them."""
+import math
+from fractions import Fraction
+
+from wavenet_j.configs import ConfigError, complete_config
+
+
+def get_padding(model_config):
+    """``(input_frames, output_frames)`` of a model: the original's ``get_padding``.
+
+    Without context the network maps num_frames to num_frames ("same" convolutions), which
+    needs num_frames divisible by 2**num_layers. With context ("valid" convolutions) the
+    requested num_frames is rounded up to the nearest output length the network can produce,
+    and the input grows by the context it consumes (M4: 16384 -> 16389 output, 147443 input).
+    """
+    config = complete_config(model_config)
+    layers, frames = config["num_layers"], config["num_frames"]
+    if not config["context"]:
+        if frames % 2 ** layers:
+            raise ConfigError(
+                f"model_config['num_frames'] = {frames} must be a multiple of 2**num_layers = "
+                f"{2 ** layers} when context=False (each level halves the length exactly)")
+        return frames, frames
+
+    merge, filt = config["merge_filter_size"], config["filter_size"]
+    out_filt, in_filt = config["output_filter_size"], config["input_filter_size"]
+    # From the requested output down to the lowest-resolution feature map.
+    rem = Fraction(frames - out_filt + 1)
+    for _ in range(layers):
+        rem = (rem + merge - 1 + 1) / 2
+    bottom = math.ceil(rem)
+    if bottom < 2:
+        raise ConfigError(
+            f"model_config['num_frames'] = {frames} is too small for {layers} layers with context: "
+            f"the lowest-resolution feature map would have {bottom} sample(s), at least 2 are needed")
+    # And back up through both paths.
+    output_frames, input_frames = bottom, bottom + filt - 1
+    for level in range(layers):
+        output_frames = 2 * output_frames - 1 - merge + 1
+        input_frames = 2 * input_frames - 1 + (filt if level < layers - 1 else in_filt) - 1
+    output_frames = output_frames - out_filt + 1
+    if output_frames < frames:
+        raise ConfigError(
+            f"model_config['num_frames'] = {frames} cannot be produced with context by this network "
+            f"(it yields {output_frames}); increase num_frames or merge_filter_size")
+    return input_frames, output_frames

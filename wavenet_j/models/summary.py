@@ -1,0 +1,90 @@
+"""What a named model is: its parameters (trained and frozen), lengths and receptive field."""
+import contextlib
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from wavenet_j.configs import complete_config, resolve_config
+from wavenet_j.models.separator import build_separator
+from wavenet_j.models.shapes import get_padding
+
+
+def describe(model_config):
+    """A dict of the numbers ``wavenet-j models`` prints for one model_config."""
+    config = complete_config(model_config)
+    model = build_separator(config)
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    total = model.count_params()
+    input_frames, output_frames = get_padding(config)
+    return {
+        "params": total,
+        "trainable": trainable,
+        "frozen": total - trainable,
+        "input_frames": input_frames,
+        "output_frames": output_frames,
+        "receptive_field": receptive_field(config),
+    }
+
+
+@contextlib.contextmanager
+def _float64():
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
+
+def receptive_field(model_config):
+    """Input samples that the centre output sample depends on, zero padding aside.
+
+    Measured, not derived: a one-filter copy of the architecture with positive weights (so no
+    dependency cancels; LeakyReLU's slope is never 0) is differentiated at the centre output
+    sample, in float64 so that deep products stay representable. Without context the copy's
+    input is made long enough that the field never touches its edges.
+    """
+    config = complete_config(model_config)
+    probe = dict(config, num_initial_filters=1, output_type="direct", output_activation="linear",
+                 freeze_encoder=False, freeze_decoder=False)
+    block = 2 ** config["num_layers"]
+    if not config["context"]:
+        probe["num_frames"] = block * max(64, -(-4096 // block))
+    while True:
+        span, touches_edge = _dependency_span(probe)
+        if config["context"] or not touches_edge:
+            return span
+        probe["num_frames"] *= 2
+
+
+def _dependency_span(probe_config):
+    with _float64():
+        model = build_separator(probe_config)
+        for weight in model.weights:
+            weight.assign(np.full(weight.shape, 1.0 / max(1, weight.shape[0]) if len(weight.shape) > 1 else 0.0))
+        x = tf.zeros((1,) + tuple(model.input_shape[1:]), tf.float64)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            first = next(iter(model(x).values()))
+            centre = first[0, first.shape[1] // 2, 0]
+        gradient = tape.gradient(centre, x).numpy()[0]
+    support = np.flatnonzero(np.any(gradient != 0, axis=-1))
+    return int(support[-1] - support[0] + 1), bool(support[0] == 0 or support[-1] == gradient.shape[0] - 1)
+
+
+def models_table(names):
+    """A plain-text table of ``describe`` for each named config (``J1+tiny`` combines several)."""
+    header = ("model", "params", "trainable", "frozen", "input", "output", "receptive field")
+    rows = []
+    for name in names:
+        info = describe(resolve_config(name.split("+")))
+        rows.append((name, f"{info['params']:,}", f"{info['trainable']:,}", f"{info['frozen']:,}",
+                     str(info["input_frames"]), str(info["output_frames"]), str(info["receptive_field"])))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
