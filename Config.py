@@ -7,8 +7,11 @@
 The values themselves live in ``wavenet_j/configs.py`` (plain dicts, so the library and the
 ``wavenet-j`` command read them without Sacred); this file registers them with Sacred.
 """
+import copy
+
 import numpy as np
 from sacred import Ingredient
+from sacred.config import ConfigDict
 
 from wavenet_j.configs import BASE_CONFIG, NAMED_CONFIGS, derived_keys
 
@@ -22,5 +25,14 @@ def base_config():
     experiment_id = int(np.random.randint(0, 1000000))  # noqa: F841 (pass experiment_id=... to resume a run)
 
 
+class _NamedConfig(ConfigDict):
+    """A dict named config that Sacred cannot alter: applying ``cfg.J1 cfg.tiny`` merges J1's
+    values into the stored ``tiny`` dict in place, which would leak into the next run of the
+    same process (a notebook, the tests). Each use therefore starts from a fresh copy."""
+
+    def __call__(self, fixed=None, preset=None, fallback=None):
+        return ConfigDict(copy.deepcopy(self._conf))(fixed, preset, fallback)
+
+
 for _name, _overrides in NAMED_CONFIGS.items():
-    cfg.add_named_config(_name, {"model_config": _overrides})
+    cfg.named_configs[_name] = _NamedConfig({"model_config": _overrides})
