@@ -14,6 +14,35 @@ def _models(args):
         sys.exit(f"wavenet-j models: {error}")
 
 
+def _load_config(spec):
+    """A named config (``M5``, ``J1+tiny``) or a JSON file holding one of the original's model_config dicts."""
+    import json
+
+    from wavenet_j.configs import resolve_config
+    from wavenet_j.interop import from_original_config
+
+    if os.path.isfile(spec):
+        with open(spec, encoding="utf-8") as handle:
+            return from_original_config(json.load(handle))
+    return resolve_config(spec.split("+"))
+
+
+def _import_original(args):
+    from wavenet_j.atomic import atomic_path
+    from wavenet_j.configs import ConfigError
+    from wavenet_j.interop import CheckpointMismatch, import_original_checkpoint
+    from wavenet_j.models import build_separator
+
+    try:
+        config = _load_config(args.config)
+        model = import_original_checkpoint(build_separator(config), args.checkpoint, config)
+    except (ConfigError, CheckpointMismatch) as error:
+        sys.exit(f"wavenet-j import-original: {error}")
+    with atomic_path(args.out) as temporary:
+        model.save(temporary)
+    print(f"wrote {args.out}")
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
     parser = argparse.ArgumentParser(prog="wavenet-j", description=__doc__)
@@ -23,6 +52,15 @@ def main(argv=None):
     models.add_argument("names", nargs="*", metavar="NAME",
                         help="named configs, several joined with '+' (e.g. J1+tiny); default: every paper model")
     models.set_defaults(run=_models)
+    original = commands.add_parser(
+        "import-original", help="turn an original Wave-U-Net TF1 checkpoint into a .keras model")
+    original.add_argument("checkpoint", help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), "
+                                             "or its .index file")
+    original.add_argument("--config", required=True,
+                          help="the checkpoint's config: a named config (M4, full_44KHz, ...) or a JSON file "
+                               "of the original's model_config dict")
+    original.add_argument("--out", required=True, help="where to write the .keras model")
+    original.set_defaults(run=_import_original)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -1,0 +1,135 @@
+"""Original TF1 Wave-U-Net checkpoints load into our models and give the original's outputs."""
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from tf1_reference import save_original_checkpoint
+from wavenet_j.configs import ConfigError, complete_config, resolve_config
+from wavenet_j.interop import CheckpointMismatch, from_original_config, import_original_checkpoint
+from wavenet_j.models import build_separator, get_padding
+
+SMALL = {"num_layers": 3, "num_initial_filters": 6, "filter_size": 5, "input_filter_size": 5, "merge_filter_size": 3}
+
+# Together these cover every option the original has.
+CONFIGS = {
+    "mono_direct_tanh_linear": dict(SMALL, num_frames=64, mono_downmix=True, output_type="direct"),
+    "context_learned_difference_linear_act": dict(
+        SMALL, num_frames=40, context=True, upsampling="learned", output_activation="linear"),
+    "context_multi_instrument": dict(SMALL, num_frames=40, context=True, task="multi_instrument"),
+    "learned_same_multi_direct_linear_act": dict(
+        SMALL, num_frames=64, upsampling="learned", task="multi_instrument", output_type="direct",
+        output_activation="linear"),
+    "context_mono_direct": dict(SMALL, num_frames=33, context=True, mono_downmix=True, output_type="direct",
+                                input_filter_size=7, output_filter_size=3),
+}
+
+
+def mix_for(config, seed=1):
+    config = complete_config(config)
+    input_frames, _ = get_padding(config)
+    # Loud enough that clipping and both LeakyReLU slopes are exercised.
+    return np.random.default_rng(seed).uniform(-1.2, 1.2, (3, input_frames, config["num_channels"])).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_imported_checkpoint_reproduces_the_original_graph(name, tmp_path):
+    config = CONFIGS[name]
+    mix = mix_for(config)
+    prefix, reference = save_original_checkpoint(config, tmp_path, mix)
+    model = import_original_checkpoint(build_separator(config), prefix, config)
+    ours = model(mix, training=False)
+    assert list(ours) == list(reference)
+    for source, expected in reference.items():
+        assert ours[source].shape == expected.shape
+        np.testing.assert_allclose(ours[source].numpy(), expected, atol=1e-4, rtol=0, err_msg=source)
+
+
+def test_index_and_data_file_names_are_accepted(tmp_path):
+    config = CONFIGS["mono_direct_tanh_linear"]
+    prefix, reference = save_original_checkpoint(config, tmp_path, mix_for(config))
+    for path in (prefix + ".index", prefix + ".data-00000-of-00001"):
+        model = import_original_checkpoint(build_separator(config), path, config)
+        np.testing.assert_allclose(model(mix_for(config))["vocals"], reference["vocals"], atol=1e-4)
+
+
+def weights_of(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+@pytest.mark.parametrize("other, message", [
+    ({"num_initial_filters": 8}, r"'separator/conv1d/kernel' has shape \(5, 1, 6\), but layer 'encoder_conv0' "
+                                 r"expects \(5, 1, 8\)"),
+    ({"output_type": "difference"}, r"unexpected \['separator/conv1d_8/bias', 'separator/conv1d_8/kernel'\]"),
+    ({"upsampling": "learned"}, r"missing \['separator/interp_0'"),
+])
+def test_a_checkpoint_of_another_config_names_the_variable_and_changes_nothing(other, message, tmp_path):
+    config = CONFIGS["mono_direct_tanh_linear"]
+    prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
+    target = dict(config, **other)
+    model = build_separator(target)
+    before = weights_of(model)
+    with pytest.raises(CheckpointMismatch, match=message):
+        import_original_checkpoint(model, prefix, target)
+    for a, b in zip(before, weights_of(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_missing_checkpoint_is_named(tmp_path):
+    with pytest.raises(CheckpointMismatch, match="cannot read a TF1 checkpoint at .*nothing-here"):
+        import_original_checkpoint(build_separator(SMALL | {"num_frames": 64}), tmp_path / "nothing-here", SMALL)
+
+
+def test_j_net_extensions_cannot_take_an_original_checkpoint():
+    with pytest.raises(ConfigError, match="no equivalent of .*res_path_units"):
+        import_original_checkpoint(None, "unused", resolve_config("U2_2_5"))
+
+
+def test_original_config_dicts_map_to_ours():
+    # The original's full_44KHz named config, on top of its base (our M1).
+    full_44 = {"output_type": "difference", "context": True, "upsampling": "learned", "mono_downmix": False,
+               "expected_sr": 44100, "network": "unet", "musdb_path": "/data/musdb", "cache_size": 4000}
+    assert from_original_config(full_44) == resolve_config("full_44KHz")
+    assert from_original_config({}) == resolve_config("M1")
+    with pytest.raises(ConfigError, match="'unet_spectrogram' is not supported"):
+        from_original_config({"network": "unet_spectrogram"})
+    with pytest.raises(ConfigError, match="'dropout' is not one of"):
+        from_original_config({"dropout": 0.5})
+
+
+def test_import_original_command_writes_a_ready_keras_model(tmp_path):
+    config = CONFIGS["context_learned_difference_linear_act"]
+    mix = mix_for(config)
+    prefix, reference = save_original_checkpoint(config, tmp_path, mix)
+    # As the original's Sacred run wrote it: all of its keys, some of them about its data.
+    full = complete_config(config)
+    original_dict = {key: full[key] for key in (
+        "num_layers", "filter_size", "merge_filter_size", "input_filter_size", "output_filter_size",
+        "num_initial_filters", "upsampling", "output_type", "context", "mono_downmix", "task", "expected_sr",
+        "num_frames", "output_activation", "batch_size", "source_names", "num_channels")}
+    original_dict.update(network="unet", musdb_path="/data/musdb", raw_audio_loss=True)
+    (tmp_path / "config.json").write_text(json.dumps(original_dict))
+    out = tmp_path / "out" / "model.keras"
+    result = subprocess.run(
+        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", str(tmp_path / "config.json"),
+         "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.parent.iterdir()) == ["model.keras"]  # no temporary left behind
+    loaded = keras.saving.load_model(out)
+    for source, expected in reference.items():
+        np.testing.assert_allclose(loaded(mix)[source], expected, atol=1e-4)
+
+
+def test_import_original_command_refuses_a_mismatch_and_writes_nothing(tmp_path):
+    config = CONFIGS["mono_direct_tanh_linear"]
+    prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
+    out = tmp_path / "model.keras"
+    result = subprocess.run(
+        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "M4", "--out", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "does not match the config" in result.stderr or "has shape" in result.stderr
+    assert not out.exists() and list(tmp_path.glob("*.keras*")) == []

@@ -1,0 +1,5 @@
+"""Models in and out of the project: the original Wave-U-Net's TF1 checkpoints and configs."""
+from wavenet_j.interop.original import (
+    CheckpointMismatch, from_original_config, import_original_checkpoint, original_variable_names)
+
+__all__ = ["CheckpointMismatch", "from_original_config", "import_original_checkpoint", "original_variable_names"]
