@@ -1,21 +1,25 @@
 """Write files so that a crash or kill never leaves something that looks complete but is not."""
 import contextlib
 import os
+import shutil
 import tempfile
 
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside ``path`` (same suffix); rename it to ``path`` only on success."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    suffix = os.path.splitext(path)[1]
-    handle, temporary = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".partial{suffix}", dir=directory)
-    os.close(handle)
+    """Yield a path in a hidden staging folder beside ``path``; move it into place only on success.
+
+    Works for a file or a folder (a SavedModel); a folder already at ``path`` is replaced.
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-", dir=parent)
     try:
+        temporary = os.path.join(staging, os.path.basename(path))
         yield temporary
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.replace(path, os.path.join(staging, "replaced"))
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+        shutil.rmtree(staging, ignore_errors=True)

@@ -43,6 +43,17 @@ def _import_original(args):
     print(f"wrote {args.out}")
 
 
+def _export(args):
+    import keras
+
+    from wavenet_j.interop import export_model
+
+    if not os.path.exists(args.model):
+        sys.exit(f"wavenet-j export: no model at {args.model!r}")
+    export_model(keras.saving.load_model(args.model), args.out, args.format)
+    print(f"wrote {args.out}")
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
     parser = argparse.ArgumentParser(prog="wavenet-j", description=__doc__)
@@ -61,6 +72,11 @@ def main(argv=None):
                                "of the original's model_config dict")
     original.add_argument("--out", required=True, help="where to write the .keras model")
     original.set_defaults(run=_import_original)
+    export = commands.add_parser("export", help="write a .keras model as a SavedModel (serves without wavenet_j) or TFLite")
+    export.add_argument("model", help="a .keras model")
+    export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
+    export.add_argument("--out", required=True, help="the SavedModel folder or .tflite file to write")
+    export.set_defaults(run=_export)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -1,0 +1,37 @@
+"""Export a model as a SavedModel or TFLite: ``python experiments/export.py with cfg.M5 model_path=... export_path=...``.
+
+``model_path`` is a ``.keras`` file, or an original Wave-U-Net TF1 checkpoint prefix, which is
+imported with the selected config first.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
+
+import keras  # noqa: E402
+from sacred import Experiment  # noqa: E402
+
+from Config import cfg  # noqa: E402
+from wavenet_j.interop import export_model, import_original_checkpoint  # noqa: E402
+from wavenet_j.models import build_separator  # noqa: E402
+
+ex = Experiment("export", ingredients=[cfg])
+
+
+@ex.config
+def config():
+    model_path = None  # noqa: F841 (.keras file or original TF1 checkpoint prefix)
+    export_path = None  # noqa: F841 (SavedModel folder, or a .tflite file)
+    export_format = "savedmodel"  # noqa: F841 ("savedmodel" or "tflite")
+
+
+@ex.automain
+def main(cfg, model_path, export_path, export_format):
+    if not model_path or not export_path:
+        raise ValueError("give model_path=... and export_path=...")
+    if model_path.endswith(".keras"):
+        model = keras.saving.load_model(model_path)
+    else:
+        model = import_original_checkpoint(build_separator(cfg["model_config"]), model_path, cfg["model_config"])
+    export_model(model, export_path, export_format)
+    return export_path
