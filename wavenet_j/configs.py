@@ -40,7 +40,11 @@ BASE_CONFIG = {
     "init_sup_sep_lr": 1e-4,
     "epoch_it": 2000,
     "worse_epochs": 15,
-    "data_path": "data",
+    "musdb_path": None,  # MUSDB18 or MUSDB18-HQ root (train/, test/); "toy": the generated toy corpus
+    "musdb_is_wav": None,  # True: MUSDB18-HQ wav, False: MUSDB18 .stem.mp4, None: detect
+    "ccmixter_path": None,  # CCMixter root, added to the training set (voice task); None: without
+    "valid_fraction": 0.25,  # share of the train tracks drawn (seeded) for validation: 25 of MUSDB's 100
+    "data_path": "data",  # the decoded, resampled cache and the toy corpus
     "model_base_dir": "checkpoints",
     "log_dir": "logs",
 }
@@ -90,7 +94,8 @@ NAMED_CONFIGS = {
     "M6": dict(_M4, task="multi_instrument"),
     # Small enough to train on 2 CPU cores in minutes; keeps num_layers so every paper
     # variant (skip levels 7-9, Res paths on 10 skips) stays meaningful when combined.
-    "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2},
+    "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2,
+             "musdb_path": "toy"},
 }
 
 # The original codebase's own names for M1-M6.
@@ -190,6 +195,14 @@ def _validate_values(config):
         low = 1 if key in _POSITIVE_INTS else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"model_config[{key!r}] = {value!r} must be an integer >= {low}")
+    for key in ("musdb_path", "ccmixter_path"):
+        if config[key] is not None and not isinstance(config[key], str):
+            raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")
+    if config["musdb_is_wav"] not in (None, True, False):
+        raise ConfigError(f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None")
+    fraction = config["valid_fraction"]
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ConfigError(f"model_config['valid_fraction'] = {fraction!r} must be a number in [0, 1)")
     for key in ("init_sup_sep_lr", "identity_loss_weight"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:

@@ -1,0 +1,255 @@
+"""Readers, the cache (resumable after kill -9) and the tf.data pipeline, on corpora made here."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile
+
+from wavenet_j.configs import complete_config
+from wavenet_j.data.cache import MANIFEST, musdb_cache
+from wavenet_j.data.pipeline import get_dataset, partition_tracks, split_train_valid
+from wavenet_j.data.tracks import DataError, musdb_tracks
+from wavenet_j.models import build_separator, get_padding
+
+STEMS = ("bass", "drums", "other", "vocals")
+NET = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 5, "input_filter_size": 5, "merge_filter_size": 3,
+       "batch_size": 4, "expected_sr": 22050}
+
+
+def write_track(folder, seconds=1.0, rate=44100, seed=0, channels=2):
+    """A MUSDB18-HQ track: four stems of tones and noise, the mixture their exact sum."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    stems = [0.2 * np.sin(2 * np.pi * rng.uniform(50, 800) * t)[:, None] * np.ones(channels)
+             + 0.02 * rng.standard_normal((n, channels)) for _ in STEMS]
+    os.makedirs(folder, exist_ok=True)
+    for name, audio in zip(STEMS, stems):
+        soundfile.write(os.path.join(folder, f"{name}.wav"), audio.astype(np.float32), rate, subtype="FLOAT")
+    soundfile.write(os.path.join(folder, "mixture.wav"), np.sum(stems, axis=0).astype(np.float32), rate, subtype="FLOAT")
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    root = tmp_path / "musdb"
+    for i in range(8):
+        write_track(root / "train" / f"Artist {i} - Song", seconds=1.0 + 0.25 * i, seed=i)
+    for i in range(2):
+        write_track(root / "test" / f"Tester {i} - Song", seconds=1.5, seed=100 + i)
+    return root
+
+
+def config_for(corpus, tmp_path, **extra):
+    return {**NET, "num_frames": 64, "musdb_path": str(corpus), "data_path": str(tmp_path / "data"), **extra}
+
+
+def test_musdb_reads_the_corpus(corpus):
+    import musdb
+
+    db = musdb.DB(root=str(corpus), is_wav=True, subsets="train")
+    assert len(db.tracks) == 8 and db.tracks[0].rate == 44100
+    assert [t.name for t in musdb_tracks(str(corpus), "test")] == ["Tester 0 - Song", "Tester 1 - Song"]
+
+
+def test_cache_holds_the_right_rates_lengths_and_channels(corpus, tmp_path):
+    stereo = musdb_cache(complete_config(config_for(corpus, tmp_path)), "train")
+    assert len(stereo) == 8
+    first = stereo[0].load()
+    assert first.shape == (5, 22050, 2) and first.dtype == np.float32  # 1 s at 22.05 kHz
+    assert stereo[3].samples == -(-int(1.75 * 44100) // 2)  # 77175 samples at 44.1 kHz, rounded up
+    np.testing.assert_allclose(first[0], first[1:].sum(axis=0), atol=1e-4)  # resampling is linear
+    mono = musdb_cache(complete_config(config_for(corpus, tmp_path, mono_downmix=True)), "train")
+    assert mono[0].load().shape == (5, 22050, 1)
+    assert os.path.dirname(mono[0].path) != os.path.dirname(stereo[0].path)  # a separate cache, never mixed
+    rate_44 = musdb_cache(complete_config(dict(config_for(corpus, tmp_path), expected_sr=44100)), "train")
+    assert rate_44[0].samples == 44100 and os.path.dirname(rate_44[0].path) != os.path.dirname(stereo[0].path)
+
+
+def test_split_is_seeded_and_reproducible():
+    names = [f"track {i:03d}" for i in range(100)]
+    train, valid = split_train_valid(reversed(names), 0.25, seed=0)
+    assert len(valid) == 25 and len(train) == 75 and not set(train) & set(valid)
+    assert split_train_valid(names, 0.25, seed=0) == (train, valid)
+    assert split_train_valid(names, 0.25, seed=1)[1] != valid
+
+
+def test_partitions_use_the_split(corpus, tmp_path):
+    config = config_for(corpus, tmp_path)
+    train, valid = partition_tracks(config, "train"), partition_tracks(config, "valid")
+    assert len(valid) == 2 and len(train) == 6
+    assert not {t.name for t in train} & {t.name for t in valid}
+    assert len(partition_tracks(config, "test")) == 2
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_batches_have_the_shapes_the_model_needs(corpus, tmp_path, context):
+    config = config_for(corpus, tmp_path, context=context, num_frames=64 if not context else 40)
+    input_frames, output_frames = get_padding(config)
+    model = build_separator(config)
+    for partition in ("train", "valid"):
+        mix, targets = next(iter(get_dataset(config, partition)))
+        assert mix.shape == (4, input_frames, 2) and mix.shape[1:] == model.input_shape[1:]
+        assert sorted(targets) == ["accompaniment", "vocals"]
+        assert all(t.shape == (4, output_frames, 2) for t in targets.values())
+        model(mix)
+
+
+def test_augmentation_keeps_the_mix_the_sum_of_the_sources(corpus, tmp_path):
+    config = config_for(corpus, tmp_path, augmentation=True)
+    mix, targets = next(iter(get_dataset(config, "train")))
+    np.testing.assert_allclose(mix, targets["accompaniment"] + targets["vocals"], atol=1e-6)
+    # Augmentation scales sources: the mix is not the stored one any more, but still their sum.
+    context = config_for(corpus, tmp_path, context=True, num_frames=40, task="multi_instrument")
+    mix, targets = next(iter(get_dataset(context, "train")))
+    offset = (mix.shape[1] - targets["bass"].shape[1]) // 2
+    centre = mix[:, offset:offset + targets["bass"].shape[1]]
+    np.testing.assert_allclose(centre, sum(targets.values()), atol=1e-6)
+
+
+def test_validation_covers_every_snippet_in_order(corpus, tmp_path):
+    config = config_for(corpus, tmp_path)
+    tracks = partition_tracks(config, "valid")
+    batches = list(get_dataset(config, "valid"))
+    mixes = np.concatenate([mix for mix, _ in batches])
+    expected = sum(-(-t.samples // 64) for t in tracks)
+    assert len(mixes) == expected
+    first = tracks[0].load()
+    np.testing.assert_allclose(mixes[0], first[0, :64], atol=0)
+    vocals = np.concatenate([targets["vocals"] for _, targets in batches])
+    np.testing.assert_allclose(vocals[1], first[4, 64:128], atol=0)
+
+
+def test_train_batches_are_deterministic_from_seed_and_epoch(corpus, tmp_path):
+    config = config_for(corpus, tmp_path)
+
+    def first(**kwargs):
+        return next(iter(get_dataset(config, "train", **kwargs)))[0].numpy()
+
+    np.testing.assert_array_equal(first(epoch=0), first(epoch=0))
+    assert not np.array_equal(first(epoch=0), first(epoch=1))
+
+
+def test_short_tracks_are_zero_padded(tmp_path):
+    root = tmp_path / "short"
+    for i in range(4):
+        write_track(root / "train" / f"S{i} - Short", seconds=0.001, seed=i)  # 44 samples: 22 at 22.05 kHz
+    write_track(root / "test" / "T - Short", seconds=0.001)
+    config = dict(NET, num_frames=64, musdb_path=str(root), data_path=str(tmp_path / "data"))
+    mix, targets = next(iter(get_dataset(config, "test")))
+    assert mix.shape == (1, 64, 2)
+    assert np.all(mix[0, 22:] == 0) and np.any(mix[0, :22] != 0)
+
+
+CACHE_WITH_KILL = """
+import sys, time, numpy
+from wavenet_j.data import cache
+calls = []
+real_save = numpy.save
+def slow_save(path, array):
+    calls.append(path)
+    real_save(path, array)
+    if len(calls) == 3:  # two tracks finished; the third's file is written but not yet renamed
+        print("writing third", flush=True)
+        time.sleep(60)
+numpy.save = slow_save
+cache.musdb_cache(dict(%r), "train")
+"""
+
+
+def test_a_killed_cache_build_resumes_without_redoing_or_trusting_partial_files(corpus, tmp_path):
+    config = complete_config(config_for(corpus, tmp_path))
+    process = subprocess.Popen([sys.executable, "-c", CACHE_WITH_KILL % config], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "writing third"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    manifests = [os.path.join(d, MANIFEST) for d, _, files in os.walk(tmp_path / "data") if MANIFEST in files]
+    assert len(manifests) == 1
+    folder = os.path.dirname(manifests[0])
+    with open(manifests[0]) as handle:
+        finished = json.load(handle)["tracks"]
+    assert len(finished) == 2  # the partial third track is not listed
+    mtimes = {name: os.path.getmtime(os.path.join(folder, entry["file"])) for name, entry in finished.items()}
+    time.sleep(0.05)
+    tracks = musdb_cache(config, "train")
+    assert len(tracks) == 8
+    for track in tracks:
+        if track.name in mtimes:
+            assert os.path.getmtime(track.path) == mtimes[track.name]  # not redone
+        assert track.load().shape[1] == track.samples  # complete
+    with open(manifests[0]) as handle:
+        assert len(json.load(handle)["tracks"]) == 8
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("missing_root", "does not exist"),
+    ("empty_root", "no MUSDB tracks under"),
+    ("lengths", "'Artist 0 - Song': its files differ in length"),
+    ("rates", r"'Artist 0 - Song': its files have different sample rates \[22050, 44100\]"),
+    ("corrupt", r"'Artist 0 - Song': cannot read .*vocals.wav"),
+    ("nan", "'Artist 0 - Song' has NaN or infinite samples"),
+    ("missing_stem", r"'Artist 0 - Song': missing file .*drums.wav"),
+])
+def test_bad_input_names_the_track_and_leaves_no_cache_entry(corpus, tmp_path, damage, message):
+    track = corpus / "train" / "Artist 0 - Song"
+    config = config_for(corpus, tmp_path)
+    if damage == "missing_root":
+        config["musdb_path"] = str(tmp_path / "nowhere")
+    elif damage == "empty_root":
+        (tmp_path / "empty" / "train").mkdir(parents=True)
+        config["musdb_path"] = str(tmp_path / "empty")
+    elif damage == "lengths":
+        soundfile.write(track / "bass.wav", np.zeros((100, 2), np.float32), 44100, subtype="FLOAT")
+    elif damage == "rates":
+        audio, _ = soundfile.read(track / "bass.wav")
+        soundfile.write(track / "bass.wav", audio, 22050, subtype="FLOAT")
+    elif damage == "corrupt":
+        (track / "vocals.wav").write_bytes(b"RIFF not really a wav file")
+    elif damage == "nan":
+        audio, _ = soundfile.read(track / "other.wav")
+        audio[10] = np.nan
+        soundfile.write(track / "other.wav", audio, 44100, subtype="FLOAT")
+    elif damage == "missing_stem":
+        (track / "drums.wav").unlink()
+    with pytest.raises(DataError, match=message):
+        musdb_cache(complete_config(config), "train")
+    for directory, _, files in os.walk(tmp_path / "data"):
+        if MANIFEST in files:
+            with open(os.path.join(directory, MANIFEST)) as handle:
+                assert "Artist 0 - Song" not in json.load(handle)["tracks"]
+
+
+def test_stem_files_are_read_through_ffmpeg(tmp_path):
+    import stempeg
+
+    root = tmp_path / "musdb18"
+    # One tone per stream, in the stem file's order: drums 200 Hz, bass 100 Hz, other 300 Hz, vocals 400 Hz.
+    t = np.arange(44100) / 44100
+    stems = np.stack([0.2 * np.sin(2 * np.pi * f * t)[:, None].repeat(2, axis=1) for f in (200, 100, 300, 400)])
+    audio = np.concatenate([stems.sum(axis=0, keepdims=True), stems]).astype(np.float32)
+    for subset, name in (("train", "A - Stems"), ("test", "B - Stems")):
+        (root / subset).mkdir(parents=True)
+        stempeg.write_stems(str(root / subset / f"{name}.stem.mp4"), audio, sample_rate=44100,
+                            writer=stempeg.StreamsWriter(codec="aac", bitrate=256000))
+    config = dict(NET, num_frames=64, musdb_path=str(root), data_path=str(tmp_path / "data"))
+    (track,) = musdb_cache(complete_config(config), "test")
+    cached = track.load()
+    assert track.sources == ("mixture", "bass", "drums", "other", "vocals")
+    assert cached.shape[0] == 5 and cached.shape[2] == 2 and abs(cached.shape[1] - 22050) < 1100  # aac adds a frame
+    peaks = [np.argmax(np.abs(np.fft.rfft(row[:, 0]))) * 22050 / len(row) for row in cached[1:]]
+    np.testing.assert_allclose(peaks, [100, 200, 300, 400], atol=2)
+    # The mixture stream is the stems' sum, up to the codec (whose onset transient is skipped).
+    np.testing.assert_allclose(cached[0, 4096:], cached[1:, 4096:].sum(axis=0), atol=0.02)
+
+
+def test_stem_files_without_ffmpeg_name_what_to_install(tmp_path, monkeypatch):
+    root = tmp_path / "musdb18"
+    (root / "train").mkdir(parents=True)
+    (root / "train" / "A - B.stem.mp4").write_bytes(b"")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
+    with pytest.raises(DataError, match="needs ffmpeg, which is not installed"):
+        musdb_tracks(str(root), "train")
