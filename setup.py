@@ -11,6 +11,8 @@ setup(
     # The plain tensorflow wheel runs on a GPU where CUDA is installed; the "gpu" extra brings CUDA too.
     install_requires=[
         "tensorflow>=2.16",
+        "tensorboard>=2.16",
+        "soxr>=0.3",
         "keras>=3.3",
         "sacred>=0.8.4",
         "musdb>=0.4.2",

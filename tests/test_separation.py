@@ -40,3 +40,40 @@ def test_window_starts():
     np.testing.assert_array_equal(window_starts(250, 64), [0, 64, 128, 186])
     np.testing.assert_array_equal(window_starts(128, 64), [0, 64])
     np.testing.assert_array_equal(window_starts(10, 64), [0])
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("seconds", [0.01, 2.5])
+def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
+    from wavenet_j.separation import separate_track
+
+    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(0).uniform(-0.5, 0.5, (int(rate * seconds), channels)).astype(np.float32)
+    estimates = separate_track(model, mix, rate, config)
+    assert sorted(estimates) == ["accompaniment", "vocals"]
+    assert all(e.shape == mix.shape and e.dtype == np.float32 for e in estimates.values())
+
+
+def test_difference_output_sums_to_the_mix_at_the_models_rate():
+    from wavenet_j.separation import separate_track
+
+    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(1).uniform(-0.4, 0.4, (1000, 2)).astype(np.float32)  # no clipping needed
+    estimates = separate_track(model, mix, 8000, config)
+    np.testing.assert_allclose(estimates["accompaniment"] + estimates["vocals"], mix, atol=1e-5)
+
+
+def test_separate_track_rejects_what_it_cannot_use():
+    from wavenet_j.separation import separate_track
+
+    config = dict(SMALL, num_frames=64)
+    model = build_separator(config)
+    with pytest.raises(ValueError, match="cannot separate a mix with 4 channels"):
+        separate_track(model, np.zeros((100, 4), np.float32), 22050, config)
+    with pytest.raises(ValueError, match=r"\[samples, channels\]"):
+        separate_track(model, np.zeros(100, np.float32), 22050, config)
+    silence = separate_track(model, np.zeros((500, 2), np.float32), 22050, config)
+    assert all(np.all(np.isfinite(e)) for e in silence.values())

@@ -43,6 +43,45 @@ def _import_original(args):
     print(f"wrote {args.out}")
 
 
+def _separator(args):
+    """``(model, model_config)`` from ``--model PATH.keras`` or ``--original-ckpt CKPT --config NAME``."""
+    import keras
+
+    from wavenet_j.interop import import_original_checkpoint
+    from wavenet_j.models import build_separator
+
+    if args.original_ckpt:
+        if not args.config:
+            sys.exit("wavenet-j: --original-ckpt needs --config (the checkpoint's named config or JSON)")
+        config = _load_config(args.config)
+        return import_original_checkpoint(build_separator(config), args.original_ckpt, config), config
+    if not args.model or not os.path.exists(args.model):
+        sys.exit(f"wavenet-j: give --model PATH.keras (not found: {args.model!r}) or --original-ckpt")
+    model = keras.saving.load_model(args.model)
+    if getattr(model, "model_config", None) is None:
+        sys.exit(f"wavenet-j: {args.model!r} is not a wavenet_j separator (it carries no model_config)")
+    return model, model.model_config
+
+
+def _separate(args):
+    from tqdm import tqdm
+
+    from wavenet_j.audio import AudioError, read_audio, write_audio
+    from wavenet_j.separation import separate_track
+
+    model, config = _separator(args)
+    for song in tqdm(args.songs, desc="separating", unit="song"):
+        try:
+            mix, rate = read_audio(song)
+        except AudioError as error:
+            sys.exit(f"wavenet-j separate: {error}")
+        estimates = separate_track(model, mix, rate, config, stages=args.stages)
+        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
+        for source, audio in estimates.items():
+            write_audio(os.path.join(folder, f"{source}.wav"), audio, rate)
+        tqdm.write(f"{song} -> {folder}/")
+
+
 def _export(args):
     import keras
 
@@ -77,6 +116,14 @@ def main(argv=None):
     export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
     export.add_argument("--out", required=True, help="the SavedModel folder or .tflite file to write")
     export.set_defaults(run=_export)
+    separate = commands.add_parser("separate", help="separate songs (any format ffmpeg reads) into stems")
+    separate.add_argument("songs", nargs="+", metavar="SONG")
+    separate.add_argument("--model", help="a .keras model (e.g. checkpoints/<id>/best.keras)")
+    separate.add_argument("--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
+    separate.add_argument("--config", help="named config or original JSON, for --original-ckpt")
+    separate.add_argument("-o", "--output", default="separated", help="stems go to OUTPUT/<song name>/<source>.wav")
+    separate.add_argument("--stages", type=int, default=1, help="progressive inference stages (context-free models)")
+    separate.set_defaults(run=_separate)
     args = parser.parse_args(argv)
     args.run(args)
 

@@ -20,6 +20,27 @@ from wavenet_j.models.shapes import get_padding
 GROUPS = ("encoder", "bottleneck", "decoder", "output")
 
 
+@keras.saving.register_keras_serializable(package="wavenet_j")
+class Separator(keras.Model):
+    """A functional Keras model that carries its model_config, so a ``.keras`` file alone says its
+    sample rate, sources and architecture to whoever separates, evaluates or exports with it."""
+
+    def __init__(self, *args, model_config=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.model_config = model_config
+
+    def get_config(self):
+        return {**super().get_config(), "model_config": self.model_config}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        model_config = config.pop("model_config", None)
+        model = super().from_config(config, custom_objects)
+        model.model_config = model_config
+        return model
+
+
 def layer_group(layer):
     """Which of GROUPS a separator layer belongs to."""
     return layer.name.split("_", 1)[0]
@@ -62,7 +83,7 @@ def build_separator(model_config):
 
     x = net.crop_concat(mix, x, "output_skip")
     outputs = net.outputs(mix, x)
-    model = keras.Model(mix, outputs, name="wave_u_net")
+    model = Separator(mix, outputs, model_config=config, name="wave_u_net")
     frozen = {"encoder": config["freeze_encoder"], "decoder": config["freeze_decoder"]}
     for layer in model.layers:
         if frozen.get(layer_group(layer)):
@@ -164,4 +185,5 @@ def multi_stage(separator, num_stages):
             f"{num_stages} stages need a model whose output is as long as its input; this one maps "
             f"{in_shape[1]} to {out_shape[1]} samples (context=True), so estimates cannot be fed back")
     mix = keras.Input(in_shape[1:], name="mix")
-    return keras.Model(mix, stage_estimates(separator, mix, num_stages)[-1], name=f"{separator.name}_x{num_stages}")
+    return Separator(mix, stage_estimates(separator, mix, num_stages)[-1], model_config=separator.model_config,
+                     name=f"{separator.name}_x{num_stages}")

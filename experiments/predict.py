@@ -1,0 +1,49 @@
+"""Separate one song, as the original's Predict.py:
+``python experiments/predict.py with cfg.full_44KHz model_path=checkpoints/full_44KHz/full_44KHz-236118 input_path=song.mp3``.
+
+``model_path`` is a ``.keras`` model or an original Wave-U-Net TF1 checkpoint prefix (imported on
+the fly with the selected config). Stems go to ``output_path/<song name>/<source>.wav``.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
+
+import keras  # noqa: E402
+from sacred import Experiment  # noqa: E402
+
+from Config import cfg  # noqa: E402
+from wavenet_j.audio import read_audio, write_audio  # noqa: E402
+from wavenet_j.interop import import_original_checkpoint  # noqa: E402
+from wavenet_j.models import build_separator  # noqa: E402
+from wavenet_j.separation import separate_track  # noqa: E402
+
+ex = Experiment("predict", ingredients=[cfg])
+
+
+@ex.config
+def config():
+    model_path = None  # noqa: F841 (.keras model or original TF1 checkpoint prefix)
+    input_path = None  # noqa: F841 (any audio file ffmpeg reads)
+    output_path = None  # noqa: F841 (default: next to the input file, as the original)
+    stages = 1  # noqa: F841 (progressive inference stages)
+
+
+@ex.automain
+def main(cfg, model_path, input_path, output_path, stages):
+    if not model_path or not input_path:
+        raise ValueError("give model_path=... and input_path=...")
+    if model_path.endswith(".keras"):
+        model = keras.saving.load_model(model_path)
+        model_config = model.model_config
+    else:
+        model_config = cfg["model_config"]
+        model = import_original_checkpoint(build_separator(model_config), model_path, model_config)
+    mix, rate = read_audio(input_path)
+    estimates = separate_track(model, mix, rate, model_config, stages=stages)
+    folder = os.path.join(output_path or os.path.dirname(os.path.abspath(input_path)),
+                          os.path.splitext(os.path.basename(input_path))[0])
+    for source, audio in estimates.items():
+        write_audio(os.path.join(folder, f"{source}.wav"), audio, rate)
+    print(f"stems in {folder}/")
+    return folder
