@@ -40,6 +40,9 @@ BASE_CONFIG = {
     "init_sup_sep_lr": 1e-4,
     "epoch_it": 2000,
     "worse_epochs": 15,
+    "max_epochs": None,  # cap on the epochs of each stage; None = the paper's early stopping alone
+    "checkpoint_steps": None,  # resumable checkpoint every this many steps; None = after every epoch
+    "jit_compile": False,  # XLA-compile the training step
     "musdb_path": None,  # MUSDB18 or MUSDB18-HQ root (train/, test/); "toy": the generated toy corpus
     "musdb_is_wav": None,  # True: MUSDB18-HQ wav, False: MUSDB18 .stem.mp4, None: detect
     "ccmixter_path": None,  # CCMixter root, added to the training set (voice task); None: without
@@ -95,7 +98,7 @@ NAMED_CONFIGS = {
     # Small enough to train on 2 CPU cores in minutes; keeps num_layers so every paper
     # variant (skip levels 7-9, Res paths on 10 skips) stays meaningful when combined.
     "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2,
-             "musdb_path": "toy"},
+             "max_epochs": 2, "musdb_path": "toy"},
 }
 
 # The original codebase's own names for M1-M6.
@@ -120,7 +123,7 @@ _CHOICES = {
     "output_type": ("direct", "difference"),
     "output_activation": ("tanh", "linear"),
 }
-_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation")
+_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation", "jit_compile")
 _POSITIVE_INTS = (
     "expected_sr", "num_frames", "num_layers", "num_initial_filters", "filter_size",
     "input_filter_size", "merge_filter_size", "output_filter_size", "num_stages",
@@ -195,6 +198,10 @@ def _validate_values(config):
         low = 1 if key in _POSITIVE_INTS else 0
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ConfigError(f"model_config[{key!r}] = {value!r} must be an integer >= {low}")
+    for key in ("max_epochs", "checkpoint_steps"):
+        value = config[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"model_config[{key!r}] = {value!r} must be None or an integer >= 1")
     for key in ("musdb_path", "ccmixter_path"):
         if config[key] is not None and not isinstance(config[key], str):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")
@@ -222,6 +229,10 @@ def _validate_values(config):
                 f"model_config['skip_levels'] = {skips!r} must be None or a list of encoder levels "
                 f"in [{-layers}, {layers - 1}] (negative counts from the deepest)")
         config["skip_levels"] = list(skips)
+    if config["context"] and config["identity_loss_weight"]:
+        raise ConfigError(
+            "model_config['identity_loss_weight'] > 0 needs context=False: a clean source fed as input must be "
+            "as long as the output it is compared with")
     if config["context"] and config["num_stages"] > 1:
         raise ConfigError(
             "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "

@@ -1,0 +1,232 @@
+"""Training: loss goes down, frozen stays frozen, the schedule, resume after kill -9, logs, devices, NaN."""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from wavenet_j.configs import resolve_config
+from wavenet_j.models import build_separator
+from wavenet_j.training import STAGES, Schedule, Trainer, TrainingError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    from wavenet_j.data.toy import make_toy_corpus
+
+    return str(make_toy_corpus(tmp_path_factory.mktemp("toy") / "musdb", train=4, test=1, seconds=4.0, seed=0))
+
+
+def tiny(name, toy_root, tmp_path, **extra):
+    """``cfg.<name> cfg.tiny`` on a small toy corpus, shortened further for the test suite."""
+    config = resolve_config([name, "tiny"])
+    config.update({"num_frames": 1024, "batch_size": 4, "epoch_it": 6, "max_epochs": 1, "musdb_path": toy_root,
+                   "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
+                   "log_dir": str(tmp_path / "logs"), **extra})
+    return config
+
+
+def test_schedule_follows_the_paper():
+    schedule = Schedule(worse_epochs=2)
+    assert (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (16, 1e-4)
+    for loss in (1.0, 0.9, 0.95, 0.96):  # two epochs without a better loss end stage 1
+        schedule.record(loss)
+    assert schedule.stage == 2 and (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (32, 1e-5)
+    assert schedule.record(0.8) and not schedule.record(0.85)
+    schedule.record(0.86)
+    assert schedule.stage == 3 and (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (32, 1e-6)
+    schedule.record(0.9)
+    schedule.record(0.9)
+    assert schedule.done and schedule.best == 0.8 and len(STAGES) == 3
+    capped = Schedule(worse_epochs=15, max_epochs=2)
+    capped.record(1.0)
+    capped.record(0.5)
+    assert capped.stage == 2  # improving, but the cap ends the stage
+
+
+def fixed_batch(config):
+    from wavenet_j.data.pipeline import get_dataset
+
+    return next(iter(get_dataset(config, "valid", batch_size=4)))
+
+
+@pytest.mark.parametrize("name", ["U1", "J1", "L"])
+def test_training_lowers_the_loss_and_leaves_frozen_weights_bit_identical(name, toy_root, tmp_path):
+    from wavenet_j.training import example_losses
+
+    config = tiny(name, toy_root, tmp_path, epoch_it=25, init_sup_sep_lr=1e-3)
+    initial = build_separator(config)
+    mix, targets = fixed_batch(config)
+    before = float(tf.reduce_mean(example_losses(initial, mix, targets, config, training=False)))
+    trainer = Trainer(config, "run")
+    trainer.fit()
+    after = float(tf.reduce_mean(example_losses(trainer.model, mix, targets, config, training=False)))
+    assert after < before
+    frozen = {w.path for w in trainer.model.non_trainable_weights}
+    assert bool(frozen) == (name != "U1")
+    for start, end in zip(initial.weights, trainer.model.weights):
+        assert start.path == end.path
+        if end.path in frozen:
+            np.testing.assert_array_equal(start.numpy(), end.numpy(), err_msg=end.path)
+        else:
+            assert not np.array_equal(start.numpy(), end.numpy()), end.path
+
+
+def scalars_and_audio(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(log_dir, size_guidance={"scalars": 0, "tensors": 0, "audio": 0})
+    events.Reload()
+    tags = events.Tags()
+    values = {tag: [tf.make_ndarray(e.tensor_proto).item() for e in events.Tensors(tag)]
+              for tag in tags["tensors"] if not tag.startswith("validation/") or tag.endswith(("loss", "mse"))}
+    return values, tags["tensors"]
+
+
+def test_stages_switch_on_schedule_and_everything_is_logged(toy_root, tmp_path):
+    config = tiny("J1", toy_root, tmp_path, epoch_it=3)  # max_epochs=1: one epoch per stage
+    result = Trainer(config, "schedule").fit()
+    assert result["steps"] == 9
+    values, tags = scalars_and_audio(os.path.join(config["log_dir"], "schedule"))
+    assert values["train/stage"] == [1.0] * 3 + [2.0] * 3 + [3.0] * 3
+    np.testing.assert_allclose(values["train/learning_rate"], [1e-4] * 3 + [1e-5] * 3 + [1e-6] * 3, rtol=1e-6)
+    assert values["train/batch_size"] == [4.0] * 3 + [8.0] * 6
+    assert len(values["train/loss"]) == 9 and len(values["train/steps_per_second"]) == 9
+    assert len(values["validation/loss"]) == 3
+    assert {"validation/accompaniment_mse", "validation/vocals_mse"} <= set(values)
+    assert {"validation/mix", "validation/vocals_target", "validation/vocals_estimate"} <= set(tags)
+    best = keras.saving.load_model(result["best_model"])
+    assert sum(int(np.prod(w.shape)) for w in best.trainable_weights) < best.count_params()  # J1 stays J1
+    with open(os.path.join(config["model_base_dir"], "schedule", "split.json")) as handle:
+        split = json.load(handle)
+    assert len(split["valid"]) == 1 and len(split["train"]) == 3
+
+
+RUN = """
+import sys, json
+from wavenet_j.training import train
+result = train(json.loads(sys.argv[1]), sys.argv[2])
+print("RESULT", json.dumps(result), flush=True)
+"""
+
+
+def run_training(config, experiment_id, kill_after_checkpoints=None):
+    """Train in a subprocess; with ``kill_after_checkpoints``, kill -9 it once that many exist."""
+    process = subprocess.Popen([sys.executable, "-c", RUN, json.dumps(config), experiment_id],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    if kill_after_checkpoints is None:
+        output, _ = process.communicate(timeout=600)
+        assert process.returncode == 0, output
+        return
+    folder = os.path.join(config["model_base_dir"], experiment_id, "checkpoints")
+    while len(glob.glob(os.path.join(folder, "ckpt-*.index"))) < kill_after_checkpoints:
+        assert process.poll() is None, "training ended before it could be killed"
+        import time
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def final_weights(config, experiment_id):
+    """The model weights of a run's last checkpoint, restored through the checkpoint's object graph."""
+    model = build_separator(config)
+    folder = os.path.join(config["model_base_dir"], experiment_id, "checkpoints")
+    tf.train.Checkpoint(model=model).restore(tf.train.latest_checkpoint(folder)).expect_partial()
+    return {w.path: w.numpy() for w in model.weights}
+
+
+def test_kill_and_rerun_ends_like_an_uninterrupted_run(toy_root, tmp_path):
+    config = tiny("U1", toy_root, tmp_path, epoch_it=6, checkpoint_steps=2, num_initial_filters=4)
+    run_training(config, "straight")
+    run_training(config, "killed", kill_after_checkpoints=2)
+    run_training(config, "killed")
+    straight, resumed = final_weights(config, "straight"), final_weights(config, "killed")
+    assert straight.keys() == resumed.keys() and straight
+    for name in straight:
+        np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    runs = config["model_base_dir"]
+    with open(os.path.join(runs, "straight", "result.json")) as a, open(os.path.join(runs, "killed", "result.json")) as b:
+        first, second = json.load(a), json.load(b)
+    assert first["steps"] == second["steps"] == 18
+    assert first["best_validation_loss"] == pytest.approx(second["best_validation_loss"], rel=1e-5)
+
+
+def test_nan_in_the_data_stops_with_a_named_error_and_keeps_the_checkpoint(toy_root, tmp_path):
+    config = tiny("U1", toy_root, tmp_path, epoch_it=6, checkpoint_steps=2, num_initial_filters=4)
+    run_training(config, "nan", kill_after_checkpoints=1)
+    folder = os.path.join(config["model_base_dir"], "nan", "checkpoints")
+    saved = {path: os.path.getmtime(path) for path in glob.glob(os.path.join(folder, "*"))}
+    for path in glob.glob(os.path.join(config["data_path"], "cache", "*", "*", "train", "*.npy")):
+        audio = np.load(path, mmap_mode="r+")
+        audio[:] = np.nan  # a corrupted cache: every training snippet is NaN now
+        audio.flush()
+    with pytest.raises(TrainingError, match=r"training loss is nan at step \d+ \(stage 1, epoch 1\)"):
+        Trainer(config, "nan").fit()
+    assert {path: os.path.getmtime(path) for path in glob.glob(os.path.join(folder, "*"))} == saved
+
+
+TWO_DEVICES = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from wavenet_j.training import Trainer
+from wavenet_j.data.pipeline import get_dataset
+config = json.loads(sys.argv[1])
+results = {}
+for name, strategy in (("one", tf.distribute.get_strategy()), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+    trainer = Trainer(config, name, strategy=strategy)
+    step = trainer._train_step_fn(config["batch_size"])
+    losses = []
+    for mix, targets in get_dataset(config, "train").take(3):
+        distributed = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors((mix, targets)))))
+        losses.append(float(step(*distributed)))
+    results[name] = (losses, [w.numpy() for w in trainer.model.weights])
+assert strategy.num_replicas_in_sync == 2
+print("losses", results["one"][0], results["two"][0])
+np.testing.assert_allclose(results["two"][0], results["one"][0], rtol=1e-4)
+for a, b in zip(results["one"][1], results["two"][1]):
+    np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
+print("SAME")
+"""
+
+
+def test_two_logical_devices_train_like_one(toy_root, tmp_path):
+    config = tiny("U1", toy_root, tmp_path, num_initial_filters=4)
+    result = subprocess.run([sys.executable, "-c", TWO_DEVICES, json.dumps(config)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0 and "SAME" in result.stdout, result.stdout + result.stderr[-3000:]
+
+
+def test_unwritable_model_base_dir_is_named_before_any_work(toy_root, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(TrainingError, match="cannot write to .*file"):
+        Trainer(tiny("U1", toy_root, tmp_path, model_base_dir=str(blocker)), "run")
+
+
+def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path):
+    script = os.path.join(HERE, "..", "experiments", "train.py")
+    config = tiny("J1", toy_root, tmp_path, epoch_it=2)
+    updates = [f"cfg.model_config.{key}={json.dumps(config[key])}" for key in (
+        "num_frames", "batch_size", "epoch_it", "musdb_path", "data_path", "model_base_dir", "log_dir")]
+    result = subprocess.run([sys.executable, script, "-l", "ERROR", "with", "cfg.J1", "cfg.tiny", *updates,
+                             "cfg.experiment_id=7"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run = tmp_path / "runs" / "7"
+    assert (run / "best.keras").exists() and "tensorboard --logdir" in result.stdout
+    (record,) = glob.glob(str(run / "sacred" / "*" / "config.json"))
+    with open(record) as handle:
+        assert json.load(handle)["cfg"]["model_config"]["freeze_encoder"] is True
+    assert glob.glob(str(run / "sacred" / "*" / "split.json"))
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)

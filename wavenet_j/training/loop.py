@@ -1,0 +1,241 @@
+"""The training loop: the paper's schedule, resumable, monitored, on one device or many.
+
+Everything a run needs to continue after a kill lives in ``<model_base_dir>/<experiment_id>/``:
+a ``tf.train.CheckpointManager`` holding the model, the optimizer, the global step, the
+schedule's state and the position inside the current epoch (the data of an epoch is a pure
+function of the seed, stage and epoch, so that position is the pipeline's whole random state),
+and ``best.keras``, the best model by validation loss over all stages.
+"""
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from wavenet_j.atomic import atomic_path
+from wavenet_j.configs import complete_config
+from wavenet_j.data.pipeline import get_dataset, partition_tracks
+from wavenet_j.models import build_separator, stage_estimates
+from wavenet_j.training.schedule import Schedule
+
+
+class TrainingError(RuntimeError):
+    """A run that cannot go on (a NaN loss, say); what was saved before it is kept."""
+
+
+def choose_strategy():
+    """MultiWorkerMirrored when TF_CONFIG names a cluster, Mirrored over several GPUs, else the default."""
+    if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if len(tf.config.list_logical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def run_paths(model_config, experiment_id):
+    """``(run folder, TensorBoard folder)`` of an experiment.
+
+    In a multi-worker cluster only the chief writes there; every other worker (which must still
+    save, for the collective ops) writes below them in ``<task type><index>/``.
+    """
+    paths = [os.path.join(model_config[key], str(experiment_id)) for key in ("model_base_dir", "log_dir")]
+    tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    task = tf_config.get("task", {})
+    chief = "chief" if "chief" in tf_config.get("cluster", {}) else "worker"
+    if task and (task.get("type"), task.get("index", 0)) != (chief, 0):
+        paths = [os.path.join(path, f"{task['type']}{task.get('index', 0)}") for path in paths]
+    return tuple(paths)
+
+
+def _per_example_mse(targets, estimates, sources):
+    """MSE of each example, averaged over sources (and samples and channels)."""
+    return tf.add_n([tf.reduce_mean(tf.square(estimates[s] - targets[s]), axis=[1, 2]) for s in sources]) / len(sources)
+
+
+def example_losses(model, mix, targets, config, training=True):
+    """Per-example training loss: separation MSE summed over progressive stages, plus identity loss."""
+    sources = config["source_names"]
+    stages = stage_estimates(model, mix, config["num_stages"], training=training)
+    loss = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
+    if config["identity_loss_weight"]:
+        # Each clean source through the network should come back as itself in its own output.
+        identity = {s: model(targets[s], training=training)[s] for s in sources}
+        loss += config["identity_loss_weight"] * _per_example_mse(targets, identity, sources)
+    return loss
+
+
+class Trainer:
+    """One experiment: ``Trainer(config, experiment_id).fit()`` trains, resuming what a killed run left."""
+
+    def __init__(self, model_config, experiment_id, strategy=None):
+        self.config = complete_config(model_config)
+        self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
+        self.strategy = strategy or choose_strategy()
+        self._check_writable()
+        self.schedule = Schedule(self.config["worse_epochs"], self.config["max_epochs"])
+        with self.strategy.scope():
+            self.model = build_separator(self.config)
+            self.optimizer = keras.optimizers.Adam(
+                self.config["init_sup_sep_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
+            self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps done in this epoch
+            self.schedule_state = tf.Variable([1.0, 0.0, 0.0, math.inf], dtype=tf.float64, trainable=False)
+        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
+                                         position=self.position, schedule=self.schedule_state)
+        self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=2)
+        self.best_path = os.path.join(self.run_dir, "best.keras")
+        self.writer = tf.summary.create_file_writer(self.log_dir)
+        self._steps = {}
+        self._validation_step = self._validation_fn()
+
+    def _check_writable(self):
+        for folder in (self.run_dir, self.log_dir):
+            try:
+                os.makedirs(folder, exist_ok=True)
+                with open(os.path.join(folder, ".writable"), "w"):
+                    pass
+                os.remove(os.path.join(folder, ".writable"))
+            except OSError as error:
+                raise TrainingError(f"cannot write to {folder!r}: {error}") from error
+
+    def _restore(self):
+        if self.manager.latest_checkpoint:
+            self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+            self.schedule.restore(self.schedule_state.numpy())
+            print(f"resuming {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
+                  f"epoch {self.schedule.epoch + 1}")
+
+    def _save(self):
+        self.schedule_state.assign(self.schedule.state())
+        self.manager.save(checkpoint_number=int(self.step.numpy()))
+
+    def _train_step_fn(self, global_batch):
+        """The compiled step for one global batch size (stages 2 and 3 double it)."""
+        if global_batch in self._steps:
+            return self._steps[global_batch]
+        model, optimizer, config = self.model, self.optimizer, self.config
+
+        def replica_step(mix, targets):
+            with tf.GradientTape() as tape:
+                per_example = example_losses(model, mix, targets, config)
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            # Only trainable variables: frozen groups get no gradients and need no backward pass.
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            return loss
+
+        @tf.function(jit_compile=config["jit_compile"])
+        def train_step(mix, targets):
+            losses = self.strategy.run(replica_step, args=(mix, targets))
+            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+        self._steps[global_batch] = train_step
+        return train_step
+
+    def _validation_fn(self):
+        config, sources = self.config, self.config["source_names"]
+
+        @tf.function(reduce_retracing=True)  # the last batch of a partition is smaller
+        def batch_losses(mix, targets):
+            stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
+            total = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
+            per_source = {s: tf.reduce_mean(tf.square(stages[-1][s] - targets[s]), axis=[1, 2]) for s in sources}
+            return total, per_source
+        return batch_losses
+
+    def validate(self, dataset):
+        """Mean validation loss (the training objective without the identity term), and MSE per source."""
+        totals, per_source = [], {s: [] for s in self.config["source_names"]}
+        for mix, targets in dataset:
+            total, by_source = self._validation_step(mix, targets)
+            totals.append(total.numpy())
+            for s, values in by_source.items():
+                per_source[s].append(values.numpy())
+        return float(np.mean(np.concatenate(totals))), {s: float(np.mean(np.concatenate(v))) for s, v in per_source.items()}
+
+    def _log_audio(self, snippet, step):
+        mix, targets = snippet
+        estimates = self.model(mix, training=False)
+        rate = self.config["expected_sr"]
+        with self.writer.as_default(step=step):
+            tf.summary.audio("validation/mix", tf.clip_by_value(mix, -1, 1), rate, max_outputs=1)
+            for s in self.config["source_names"]:
+                tf.summary.audio(f"validation/{s}_target", tf.clip_by_value(targets[s], -1, 1), rate, max_outputs=1)
+                tf.summary.audio(f"validation/{s}_estimate", tf.clip_by_value(estimates[s], -1, 1), rate, max_outputs=1)
+
+    def fit(self):
+        """Train until the last stage stops early; returns the run's summary (also in ``result.json``)."""
+        config, started = self.config, time.time()
+        valid_names = [t.name for t in partition_tracks(config, "valid")]
+        with atomic_path(os.path.join(self.run_dir, "split.json")) as temporary, open(temporary, "w") as handle:
+            json.dump({"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]},
+                      handle, indent=1)
+        valid = get_dataset(config, "valid")
+        snippet = next(iter(valid.unbatch().batch(1)))
+        self._restore()
+        steps_per_epoch = config["epoch_it"]
+        checkpoint_every = config["checkpoint_steps"] or steps_per_epoch
+        while not self.schedule.done:
+            stage, epoch = self.schedule.stage, self.schedule.epoch
+            batch = self.schedule.batch_size(config["batch_size"])
+            self.optimizer.learning_rate.assign(self.schedule.learning_rate(config["init_sup_sep_lr"]))
+            train_step = self._train_step_fn(batch)
+            data = get_dataset(config, "train", batch_size=batch, epoch=1000 * stage + epoch)
+            start = int(self.position.numpy())
+            batches = iter(self.strategy.experimental_distribute_dataset(data.skip(start)))
+            bar = tqdm(range(start, steps_per_epoch), initial=start, total=steps_per_epoch,
+                       desc=f"stage {stage} epoch {epoch + 1}", unit="step", leave=False)
+            tick = time.time()
+            for position in bar:
+                mix, targets = next(batches)
+                loss = float(train_step(mix, targets).numpy())
+                step = int(self.step.assign_add(1).numpy())
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"training loss is {loss} at step {step} (stage {stage}, epoch {epoch + 1}); the last "
+                        f"checkpoint in {self.manager.directory!r} and {self.best_path!r} are kept")
+                bar.set_postfix(loss=f"{loss:.5f}")
+                with self.writer.as_default(step=step):
+                    tf.summary.scalar("train/loss", loss)
+                    tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate.numpy()))
+                    tf.summary.scalar("train/stage", stage)
+                    tf.summary.scalar("train/batch_size", batch)
+                    tf.summary.scalar("train/steps_per_second", 1.0 / max(time.time() - tick, 1e-9))
+                tick = time.time()
+                self.position.assign(position + 1)
+                if (position + 1) % checkpoint_every == 0 and position + 1 < steps_per_epoch:
+                    self._save()
+            bar.close()
+            validation_loss, per_source = self.validate(valid)
+            step = int(self.step.numpy())
+            with self.writer.as_default(step=step):
+                tf.summary.scalar("validation/loss", validation_loss)
+                for s, value in per_source.items():
+                    tf.summary.scalar(f"validation/{s}_mse", value)
+            self._log_audio(snippet, step)
+            if self.schedule.record(validation_loss):
+                with atomic_path(self.best_path) as temporary:
+                    self.model.save(temporary)
+            print(f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
+                  f"(best {self.schedule.best:.6f})")
+            if self.schedule.stage != stage and not self.schedule.done:
+                # Fine-tuning starts from the best model so far, as the original does.
+                self.model.set_weights(keras.saving.load_model(self.best_path).get_weights())
+            self.position.assign(0)
+            self._save()
+        self.writer.flush()
+        result = {"best_validation_loss": self.schedule.best, "steps": int(self.step.numpy()),
+                  "best_model": self.best_path, "log_dir": self.log_dir,
+                  "seconds_this_session": round(time.time() - started, 1)}
+        with atomic_path(os.path.join(self.run_dir, "result.json")) as temporary, open(temporary, "w") as handle:
+            json.dump(result, handle, indent=1)
+        return result
+
+
+def train(model_config, experiment_id):
+    """Train one experiment (resuming it if a checkpoint exists); returns its summary."""
+    return Trainer(model_config, experiment_id).fit()
