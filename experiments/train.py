@@ -3,6 +3,7 @@
 Re-running the same command with the same ``experiment_id`` resumes a killed run. Sacred records
 the config, the seed, the validation split and the result under the run's folder.
 """
+import logging
 import os
 import sys
 
@@ -15,6 +16,7 @@ from Config import cfg  # noqa: E402
 from wavenet_j.training import Trainer, run_paths  # noqa: E402
 
 ex = Experiment("train", ingredients=[cfg])
+logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's per-checkpoint chatter
 
 
 @ex.config
