@@ -8,12 +8,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
 
-import keras  # noqa: E402
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.interop import export_model, import_original_checkpoint  # noqa: E402
-from wavenet_j.models import build_separator  # noqa: E402
+from wavenet_j.interop import export_model, load_separator  # noqa: E402
 
 ex = Experiment("export", ingredients=[cfg])
 
@@ -29,9 +27,6 @@ def config():
 def main(cfg, model_path, export_path, export_format):
     if not model_path or not export_path:
         raise ValueError("give model_path=... and export_path=...")
-    if model_path.endswith(".keras"):
-        model = keras.saving.load_model(model_path)
-    else:
-        model = import_original_checkpoint(build_separator(cfg["model_config"]), model_path, cfg["model_config"])
+    model, _ = load_separator(model_path, cfg["model_config"])
     export_model(model, export_path, export_format)
     return export_path

@@ -9,13 +9,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
 
-import keras  # noqa: E402
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
 from wavenet_j.audio import read_audio, write_audio  # noqa: E402
-from wavenet_j.interop import import_original_checkpoint  # noqa: E402
-from wavenet_j.models import build_separator  # noqa: E402
+from wavenet_j.interop import load_separator  # noqa: E402
 from wavenet_j.separation import separate_track  # noqa: E402
 
 ex = Experiment("predict", ingredients=[cfg])
@@ -33,12 +31,7 @@ def config():
 def main(cfg, model_path, input_path, output_path, stages):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
-    if model_path.endswith(".keras"):
-        model = keras.saving.load_model(model_path)
-        model_config = model.model_config
-    else:
-        model_config = cfg["model_config"]
-        model = import_original_checkpoint(build_separator(model_config), model_path, model_config)
+    model, model_config = load_separator(model_path, cfg["model_config"])
     mix, rate = read_audio(input_path)
     estimates = separate_track(model, mix, rate, model_config, stages=stages)
     folder = os.path.join(output_path or os.path.dirname(os.path.abspath(input_path)),

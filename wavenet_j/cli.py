@@ -45,22 +45,49 @@ def _import_original(args):
 
 def _separator(args):
     """``(model, model_config)`` from ``--model PATH.keras`` or ``--original-ckpt CKPT --config NAME``."""
-    import keras
+    from wavenet_j.interop import load_separator
 
-    from wavenet_j.interop import import_original_checkpoint
-    from wavenet_j.models import build_separator
+    if args.original_ckpt and not args.config:
+        sys.exit("wavenet-j: --original-ckpt needs --config (the checkpoint's named config, or its JSON)")
+    path = args.original_ckpt or args.model
+    if not path:
+        sys.exit("wavenet-j: give --model PATH.keras or --original-ckpt CKPT --config NAME")
+    try:
+        return load_separator(path, _load_config(args.config) if args.original_ckpt else None)
+    except (OSError, ValueError) as error:
+        sys.exit(f"wavenet-j: {error}")
 
+
+def _model_name(path):
+    """A column name: the file's stem, or its folder's name for a run's ``best.keras``."""
+    stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "best" else stem
+
+
+def _evaluate(args):
+    from tqdm import tqdm
+
+    from wavenet_j.atomic import atomic_path
+    from wavenet_j.evaluation.musdb import evaluate_model
+    from wavenet_j.evaluation.statistics import markdown_table
+
+    index, count = (int(part) for part in args.shard.split("/"))
+    models = [(_model_name(path), path, None) for path in args.model]
     if args.original_ckpt:
         if not args.config:
-            sys.exit("wavenet-j: --original-ckpt needs --config (the checkpoint's named config or JSON)")
-        config = _load_config(args.config)
-        return import_original_checkpoint(build_separator(config), args.original_ckpt, config), config
-    if not args.model or not os.path.exists(args.model):
-        sys.exit(f"wavenet-j: give --model PATH.keras (not found: {args.model!r}) or --original-ckpt")
-    model = keras.saving.load_model(args.model)
-    if getattr(model, "model_config", None) is None:
-        sys.exit(f"wavenet-j: {args.model!r} is not a wavenet_j separator (it carries no model_config)")
-    return model, model.model_config
+            sys.exit("wavenet-j evaluate: --original-ckpt needs --config")
+        models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
+    if not models:
+        sys.exit("wavenet-j evaluate: give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
+    columns = {}
+    for name, path, config in models:
+        with tqdm(desc=f"evaluating {name}", unit="track") as bar:
+            columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
+                                          args.stages, (index, count), args.workers, progress=lambda _: bar.update()))
+    table = markdown_table(columns)
+    with atomic_path(os.path.join(args.output, "comparison.md")) as temporary, open(temporary, "w") as handle:
+        handle.write(table)
+    print(table)
 
 
 def _separate(args):
@@ -124,6 +151,18 @@ def main(argv=None):
     separate.add_argument("-o", "--output", default="separated", help="stems go to OUTPUT/<song name>/<source>.wav")
     separate.add_argument("--stages", type=int, default=1, help="progressive inference stages (context-free models)")
     separate.set_defaults(run=_separate)
+    evaluate = commands.add_parser("evaluate", help="score models on MUSDB's test set: museval JSON per track, "
+                                                    "the paper's SDR statistics")
+    evaluate.add_argument("--musdb", required=True, help="MUSDB18 or MUSDB18-HQ root")
+    evaluate.add_argument("--model", action="append", default=[], help="a .keras model (repeatable)")
+    evaluate.add_argument("--original-ckpt", help="also score an original Wave-U-Net TF1 checkpoint (needs --config)")
+    evaluate.add_argument("--config", help="the original checkpoint's named config or JSON")
+    evaluate.add_argument("--subset", default="test")
+    evaluate.add_argument("--stages", type=int, default=1)
+    evaluate.add_argument("--workers", type=int, default=1, help="tracks scored in parallel processes")
+    evaluate.add_argument("--shard", default="0/1", help="i/n: every n-th track from the i-th (several machines)")
+    evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")
+    evaluate.set_defaults(run=_evaluate)
     args = parser.parse_args(argv)
     args.run(args)
 

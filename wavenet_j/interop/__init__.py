@@ -1,6 +1,7 @@
 """Models in and out of the project: the original Wave-U-Net's TF1 checkpoints and configs, exports."""
 from wavenet_j.interop.export import FORMATS, export_model
+from wavenet_j.interop.load import load_separator
 from wavenet_j.interop.original import (
     CheckpointMismatch, from_original_config, import_original_checkpoint, original_variable_names)
 
-__all__ = ["FORMATS", "export_model", "CheckpointMismatch", "from_original_config", "import_original_checkpoint", "original_variable_names"]
+__all__ = ["FORMATS", "export_model", "load_separator", "CheckpointMismatch", "from_original_config", "import_original_checkpoint", "original_variable_names"]

@@ -1,0 +1,75 @@
+"""The paper's statistics, and a resumable evaluation on the toy corpus."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from wavenet_j.evaluation.statistics import markdown_table, paper_statistics, summarize
+
+
+def test_paper_statistics_by_hand():
+    stats = paper_statistics([1.0, 2.0, 4.0, np.nan, 10.0])  # NaN dropped: 1, 2, 4, 10
+    assert stats["Med."] == 3.0
+    assert stats["MAD"] == 1.5  # |1-3|, |2-3|, |4-3|, |10-3| = 2, 1, 1, 7 -> median 1.5
+    assert stats["Mean"] == 4.25
+    assert stats["SD"] == pytest.approx(np.sqrt(((1 - 4.25) ** 2 + (2 - 4.25) ** 2 + (4 - 4.25) ** 2 + (10 - 4.25) ** 2) / 4))
+
+
+def test_segments_of_all_tracks_are_pooled_and_the_table_has_the_papers_layout():
+    scores = {"a": {"vocals": {"SDR": [1.0, np.nan]}, "accompaniment": {"SDR": [5.0, 7.0]}},
+              "b": {"vocals": {"SDR": [3.0, 5.0]}, "accompaniment": {"SDR": [9.0, 11.0]}}}
+    summary = summarize(scores)
+    assert summary["vocals"]["Med."] == 3.0 and summary["vocals"]["Mean"] == 3.0
+    assert summary["accompaniment"]["Med."] == 8.0
+    table = markdown_table({"U1": summary, "J1": summary}).splitlines()
+    assert table[0] == "| | | U1 | J1 |"
+    assert table[2] == "| Voc. | Med. | 3.00 | 3.00 |"
+    assert table[3] == "|  | MAD | 2.00 | 2.00 |"
+    assert table[6] == "| Acc. | Med. | 8.00 | 8.00 |"
+
+
+EVALUATE = """
+import sys, time
+from wavenet_j.evaluation import musdb
+real = musdb._write_scores
+def slow(path, name, scores):
+    real(path, name, scores)
+    print("wrote", name, flush=True)
+    time.sleep(60)
+musdb._write_scores = slow
+musdb.evaluate_model(sys.argv[1], sys.argv[2], sys.argv[3])
+"""
+
+
+def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
+    from wavenet_j.configs import resolve_config
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.evaluation.musdb import evaluate_model, load_scores
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=3, seconds=3.0)
+    model_path = str(tmp_path / "u1.keras")
+    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model_path)
+    out = str(tmp_path / "results" / "u1")
+    process = subprocess.Popen([sys.executable, "-c", EVALUATE, model_path, out, root], stdout=subprocess.PIPE, text=True)
+    first = process.stdout.readline().split(" ", 1)[1].strip()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = os.path.join(out, "test", f"{first}.json")
+    assert os.listdir(os.path.join(out, "test")) == [f"{first}.json"]
+    stamp = os.path.getmtime(done)
+    time.sleep(0.05)
+    column = evaluate_model(model_path, out, root, workers=2)
+    assert os.path.getmtime(done) == stamp  # not redone
+    scores = load_scores(out)
+    assert len(scores) == 3 and all(set(s) == {"accompaniment", "vocals"} for s in scores.values())
+    assert all(len(s["vocals"]["SDR"]) == 3 for s in scores.values())  # 3 one-second windows per track
+    assert set(column["u1"]) == {"accompaniment", "vocals"}
+    with open(os.path.join(out, "statistics.md")) as handle:
+        assert handle.readline().startswith("| | | u1 |")
+    import museval
+    museval.aggregate.json2df(__import__("json").load(open(done)), first)  # museval reads our JSON

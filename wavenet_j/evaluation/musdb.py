@@ -1,0 +1,113 @@
+"""Scoring models on MUSDB: separate each test track, score it as museval does, pool the paper's statistics.
+
+Each track's scores are written (museval's own JSON, atomically) to ``<out>/<subset>/<track>.json``
+as soon as the track is done, so a killed evaluation resumes without redoing a finished track
+or trusting a half-written one. Tracks run in parallel processes, and ``shard=(i, n)`` takes
+every n-th track from the i-th, so several machines can share a test set; the statistics are
+then computed from whatever JSON files the output folder holds (the merge step).
+"""
+import concurrent.futures
+import json
+import multiprocessing
+import os
+
+import numpy as np
+
+from wavenet_j.atomic import atomic_path
+from wavenet_j.data.tracks import MUSDB_STEMS, musdb_tracks, read_musdb_track
+from wavenet_j.evaluation.bss import METRICS, evaluate_track
+from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
+
+_worker = {}
+
+
+def references(audio, source_names):
+    """The true sources of a MUSDB track (``[mixture, bass, drums, other, vocals]``) for a task."""
+    stems = dict(zip(MUSDB_STEMS, audio[1:]))
+    stems["accompaniment"] = stems["bass"] + stems["drums"] + stems["other"]
+    return {name: stems[name] for name in source_names}
+
+
+def score_track(model, model_config, track, stages=1):
+    """``{source: {metric: [per-second values]}}`` of one musdb track."""
+    from wavenet_j.separation import separate_track
+
+    rate, audio = read_musdb_track(track)
+    estimates = separate_track(model, audio[0], rate, model_config, stages=stages)
+    return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
+
+
+def _track_file(out_dir, subset, name):
+    return os.path.join(out_dir, subset, f"{name}.json")
+
+
+def _write_scores(path, name, scores):
+    import museval
+
+    store = museval.TrackStore(track_name=name, win=1.0, hop=1.0)
+    for source, values in scores.items():
+        store.add_target(target_name=source, values=values)
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(store.json)
+
+
+def _start_worker(model_path, model_config, root, subset, stages):
+    from wavenet_j.interop import load_separator
+
+    model, config = load_separator(model_path, model_config)
+    _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)}, stages=stages)
+
+
+def _score_in_worker(name, path):
+    _write_scores(path, name, score_track(_worker["model"], _worker["config"], _worker["tracks"][name], _worker["stages"]))
+    return name
+
+
+def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="test", stages=1, shard=(0, 1),
+                   workers=1, progress=lambda track: None):
+    """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``."""
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
+    names = [t.name for t in musdb_tracks(musdb_root, subset)][index::count]
+    pending = [(name, _track_file(out_dir, subset, name)) for name in names
+               if not os.path.exists(_track_file(out_dir, subset, name))]
+    args = (model_path, model_config, musdb_root, subset, stages)
+    if workers > 1 and len(pending) > 1:
+        context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                                    initargs=args) as pool:
+            for done in pool.map(_score_in_worker, *zip(*pending)):
+                progress(done)
+    elif pending:
+        _start_worker(*args)
+        for name, path in pending:
+            progress(_score_in_worker(name, path))
+    return write_statistics(out_dir, subset)
+
+
+def load_scores(out_dir, subset="test"):
+    """``{track: {source: {metric: [...]}}}`` from the museval JSON files of a results folder."""
+    folder = os.path.join(out_dir, subset)
+    scores = {}
+    for file in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if file.endswith(".json"):
+            with open(os.path.join(folder, file), encoding="utf-8") as handle:
+                data = json.load(handle)
+            scores[file[:-len(".json")]] = {
+                target["name"]: {m: [np.nan if f["metrics"][m] is None else float(f["metrics"][m])
+                                     for f in target["frames"]] for m in METRICS}
+                for target in data["targets"]}
+    return scores
+
+
+def write_statistics(out_dir, subset="test", name=None):
+    """Pool all tracks' segments into the paper's statistics; write them as CSV and markdown."""
+    scores = load_scores(out_dir, subset)
+    if not scores:
+        raise ValueError(f"no track scores under {os.path.join(out_dir, subset)!r}")
+    column = {name or os.path.basename(os.path.normpath(out_dir)): summarize(scores)}
+    for file, text in (("statistics.csv", csv_table(column)), ("statistics.md", markdown_table(column))):
+        with atomic_path(os.path.join(out_dir, file)) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    return column

@@ -1,0 +1,61 @@
+"""The paper's statistics over all 1-second segments of all tracks, and its table layout."""
+import csv
+import io
+
+import numpy as np
+
+STATISTICS = ("Med.", "MAD", "Mean", "SD")
+SOURCE_LABELS = {"vocals": "Voc.", "accompaniment": "Acc.", "bass": "Bass", "drums": "Drums", "other": "Other"}
+
+
+def paper_statistics(values):
+    """Median, median absolute deviation, mean and standard deviation, NaN segments dropped."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return dict.fromkeys(STATISTICS, float("nan"))
+    median = float(np.median(values))
+    return {"Med.": median, "MAD": float(np.median(np.abs(values - median))),
+            "Mean": float(np.mean(values)), "SD": float(np.std(values))}
+
+
+def summarize(track_scores, metric="SDR"):
+    """``{source: statistics}`` pooling every segment of every track of ``{track: {source: {metric: [...]}}}``."""
+    sources = sorted({source for scores in track_scores.values() for source in scores})
+    return {source: paper_statistics(np.concatenate(
+        [scores[source][metric] for scores in track_scores.values() if source in scores]))
+        for source in sources}
+
+
+def markdown_table(columns, sources=None, digits=2):
+    """The paper's layout: a row per source and statistic, a column per model (``{model: summarize(...)}``)."""
+    names = list(columns)
+    sources = sources or sorted({s for column in columns.values() for s in column}, key=_source_order)
+    lines = ["| | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for source in sources:
+        for i, statistic in enumerate(STATISTICS):
+            label = SOURCE_LABELS.get(source, source) if i == 0 else ""
+            cells = [_format(columns[name].get(source, {}).get(statistic), digits) for name in names]
+            lines.append(f"| {label} | {statistic} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(columns):
+    """One row per (model, source, statistic)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["model", "source", "statistic", "SDR"])
+    for name, column in columns.items():
+        for source in sorted(column, key=_source_order):
+            for statistic in STATISTICS:
+                writer.writerow([name, source, statistic, f"{column[source][statistic]:.4f}"])
+    return out.getvalue()
+
+
+def _source_order(source):
+    order = ("vocals", "accompaniment", "bass", "drums", "other")
+    return (order.index(source) if source in order else len(order), source)
+
+
+def _format(value, digits):
+    return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"

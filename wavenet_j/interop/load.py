@@ -1,0 +1,24 @@
+"""One way to get a separator from wherever it lives: a ``.keras`` file or an original TF1 checkpoint."""
+import os
+
+import keras
+
+from wavenet_j.configs import ConfigError
+from wavenet_j.interop.original import import_original_checkpoint
+from wavenet_j.models import build_separator
+
+
+def load_separator(path, model_config=None):
+    """``(model, model_config)`` from a ``.keras`` file, or from an original checkpoint prefix
+    (which needs the ``model_config`` it was trained with)."""
+    path = os.fspath(path)
+    if path.endswith(".keras"):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no model at {path!r}")
+        model = keras.saving.load_model(path)
+        if getattr(model, "model_config", None) is None:
+            raise ConfigError(f"{path!r} is not a wavenet_j separator: it carries no model_config")
+        return model, model.model_config
+    if model_config is None:
+        raise ConfigError(f"{path!r} is not a .keras file; an original checkpoint needs its config (e.g. --config M5)")
+    return import_original_checkpoint(build_separator(model_config), path, model_config), model_config
