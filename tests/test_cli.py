@@ -33,3 +33,26 @@ def test_models_with_an_unknown_name_fails_and_lists_the_known_ones():
     result = run("models", "J7")
     assert result.returncode != 0
     assert re.search(r"unknown named config 'J7'; known: .*J1.*U1", result.stderr)
+
+
+def test_separate_an_mp3_into_stems(tmp_path):
+    import numpy as np
+    import soundfile
+
+    from wavenet_j.models import build_separator
+
+    model = tmp_path / "model.keras"
+    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model)
+    wav, mp3 = tmp_path / "song.wav", tmp_path / "My Song.mp3"
+    t = np.arange(3 * 44100) / 44100
+    soundfile.write(wav, 0.3 * np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1), 44100)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), str(mp3)], check=True, timeout=120)
+    result = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    mix, rate = soundfile.read(mp3)
+    for source in ("accompaniment", "vocals"):
+        stem, stem_rate = soundfile.read(tmp_path / "out" / "My Song" / f"{source}.wav")
+        assert stem_rate == rate and stem.shape == mix.shape
+    missing = run("separate", str(tmp_path / "nope.mp3"), "--model", str(model))
+    assert missing.returncode != 0 and "no audio file at" in missing.stderr
+    assert run("separate", str(mp3)).returncode != 0  # no model given

@@ -253,3 +253,22 @@ def test_stem_files_without_ffmpeg_name_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no ffmpeg on it
     with pytest.raises(DataError, match="needs ffmpeg, which is not installed"):
         musdb_tracks(str(root), "train")
+
+
+def test_ccmixter_songs_join_the_training_set(corpus, tmp_path):
+    root = tmp_path / "ccmixter"
+    rng = np.random.default_rng(5)
+    for song in ("Song A", "Song B"):
+        (root / song).mkdir(parents=True)
+        instrumental, voice = rng.uniform(-0.3, 0.3, (2, 30000, 2)).astype(np.float32)
+        for name, audio in (("mix", instrumental + voice), ("source-01", instrumental), ("source-02", voice)):
+            soundfile.write(root / song / f"{name}.wav", audio, 44100, subtype="FLOAT")
+    config = config_for(corpus, tmp_path, ccmixter_path=str(root))
+    train = partition_tracks(config, "train")
+    ccmixter = [t for t in train if t.name.startswith("Song")]
+    assert [t.name for t in ccmixter] == ["Song A", "Song B"] and len(train) == 8
+    assert ccmixter[0].sources == ("mixture", "accompaniment", "vocals")
+    mix, targets = next(iter(get_dataset(config, "train")))
+    assert mix.shape == (4, 64, 2)
+    # The multi-instrument task has no use for CCMixter's two stems: it is left out.
+    assert len(partition_tracks(dict(config, task="multi_instrument"), "train")) == 6

@@ -230,3 +230,24 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
     assert glob.glob(str(run / "sacred" / "*" / "split.json"))
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)
+
+
+def test_xla_step_gives_the_same_numbers(toy_root, tmp_path):
+    from wavenet_j.data.pipeline import get_dataset
+
+    losses = {}
+    for jit in (False, True):
+        config = tiny("J1", toy_root, tmp_path / str(jit), jit_compile=jit, num_initial_filters=4)
+        trainer = Trainer(config, "xla")
+        step = trainer._train_step_fn(config["batch_size"])
+        losses[jit] = [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)]
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+
+
+def test_missing_corpus_is_named_before_any_work(tmp_path):
+    config = dict(resolve_config(["U1", "tiny"]), musdb_path=str(tmp_path / "nowhere"),
+                  model_base_dir=str(tmp_path / "runs"), log_dir=str(tmp_path / "logs"))
+    with pytest.raises(ValueError, match="nowhere.* does not exist"):
+        Trainer(config, "run")
+    with pytest.raises(ValueError, match="musdb_path'\\] is not set"):
+        Trainer(dict(config, musdb_path=None), "run")

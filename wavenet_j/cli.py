@@ -1,5 +1,6 @@
 """``wavenet-j``: one command, one subcommand per job."""
 import argparse
+import json
 import os
 import sys
 
@@ -16,8 +17,6 @@ def _models(args):
 
 def _load_config(spec):
     """A named config (``M5``, ``J1+tiny``) or a JSON file holding one of the original's model_config dicts."""
-    import json
-
     from wavenet_j.configs import resolve_config
     from wavenet_j.interop import from_original_config
 
@@ -109,6 +108,29 @@ def _separate(args):
         tqdm.write(f"{song} -> {folder}/")
 
 
+def _study(args):
+    from wavenet_j.studies import run_study
+
+    pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
+    if pairs and any(len(pair) != 2 for pair in pairs):
+        sys.exit(f"wavenet-j study: pairs are written U/J, e.g. U1/J1; got {args.pairs}")
+    kwargs = {"pairs": pairs} if pairs else {}
+    report = run_study(args.output, base=args.config.split("+") if args.config else [], tables=not args.no_tables,
+                       study_id=args.study_id, **kwargs)
+    with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
+        print(handle.read())
+    if report["gaps"]:
+        sys.exit(f"wavenet-j study: gaps in the results: {sorted(report['gaps'])}")
+
+
+def _search(args):
+    from wavenet_j.studies import search
+
+    result = search(args.candidates, args.output, base=args.config.split("+") if args.config else [],
+                    top_k=args.top_k)
+    print(json.dumps(result, indent=1))
+
+
 def _export(args):
     import keras
 
@@ -163,6 +185,20 @@ def main(argv=None):
     evaluate.add_argument("--shard", default="0/1", help="i/n: every n-th track from the i-th (several machines)")
     evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")
     evaluate.set_defaults(run=_evaluate)
+    study = commands.add_parser("study", help="train and evaluate (U, J) pairs; the paper's figures, tables and "
+                                              "correlations")
+    study.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
+    study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
+    study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
+    study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
+    study.add_argument("-o", "--output", default="docs/study")
+    study.set_defaults(run=_study)
+    search = commands.add_parser("search", help="rank U variants by their J twins, train only the best as U")
+    search.add_argument("candidates", nargs="+", metavar="U_MODEL")
+    search.add_argument("--config", default="tiny")
+    search.add_argument("--top-k", type=int, default=2)
+    search.add_argument("-o", "--output", default="search")
+    search.set_defaults(run=_search)
     args = parser.parse_args(argv)
     args.run(args)
 

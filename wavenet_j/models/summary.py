@@ -88,3 +88,14 @@ def models_table(names):
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def model_flops(model):
+    """Multiply-add FLOPs (2 per MAC) of one forward pass of one example, counting the convolutions,
+    which hold all but a sliver of the arithmetic."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv1D):
+            width, channels_in, channels_out = layer.kernel.shape
+            total += 2 * layer.output.shape[1] * width * channels_in * channels_out
+    return total

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path
 from wavenet_j.configs import complete_config
-from wavenet_j.data.pipeline import get_dataset, partition_tracks
+from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
+from wavenet_j.data.tracks import detect_is_wav
 from wavenet_j.models import build_separator, stage_estimates
 from wavenet_j.training.schedule import Schedule
 
@@ -76,6 +77,8 @@ class Trainer:
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
         self._check_writable()
+        self.config["musdb_path"] = musdb_root(self.config)  # a missing or empty corpus fails here, before any work
+        detect_is_wav(self.config["musdb_path"])
         self.schedule = Schedule(self.config["worse_epochs"], self.config["max_epochs"])
         with self.strategy.scope():
             self.model = build_separator(self.config)

@@ -1,0 +1,77 @@
+"""The study's statistics, figures and tables on hand-made results, and a tiny resumable study."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from wavenet_j.studies import StudyError, correlate, quadrant_share
+from wavenet_j.studies.figures import pair_scatter
+from wavenet_j.studies.paper import TABLE_2
+from wavenet_j.studies.study import table_latex, table_markdown
+
+
+def test_correlations_on_hand_made_scores():
+    result = correlate([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 4.1, 5.9, 8.2, 9.9])
+    assert result["pairs"] == 5 and result["spearman"] == pytest.approx(1.0) and result["pearson"] > 0.99
+    assert result["pearson_ci95"][0] <= result["pearson"] <= result["pearson_ci95"][1]
+    anti = correlate([1.0, 2.0, 3.0], [3.0, 2.0, 1.0])
+    assert anti["pearson"] == pytest.approx(-1.0) and anti["spearman"] == pytest.approx(-1.0)
+    with pytest.raises(StudyError, match="at least three"):
+        correlate([1.0, 2.0], [1.0, 2.0])
+
+
+def test_quadrant_share_counts_agreeing_pairs():
+    points = {"U1/J1": (0.0, 0.0), "a": (1.0, 1.0), "b": (-1.0, -2.0), "c": (1.0, -1.0)}
+    assert quadrant_share(points, "U1/J1") == pytest.approx(2 / 3)
+    with pytest.raises(StudyError):
+        quadrant_share({"U1/J1": (0.0, 0.0)}, "U1/J1")
+
+
+def test_figures_and_tables_from_fake_results(tmp_path):
+    written = pair_scatter({"U1/J1": (0.2, -1.0), "U3_10/J3_10": (1.1, -0.5), "U5/J5": (0.1, -1.2)}, "U1/J1",
+                           "Mean SDR of vocals", str(tmp_path / "fig2"))
+    assert [os.path.basename(p) for p in written] == ["fig2.png", "fig2.svg"]
+    with open(written[0], "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    with open(written[1]) as handle:
+        assert "U3_10/J3_10" in handle.read()
+    ours = {"U1": {"vocals": {"Med.": 4.0, "MAD": 3.0, "Mean": 0.5, "SD": 14.0},
+                   "accompaniment": {"Med.": 10.0, "MAD": 3.0, "Mean": 11.0, "SD": 7.0}}, "L": None}
+    table = table_markdown("Table 2", ours, TABLE_2).splitlines()
+    assert table[2] == "| | | U1 | L | L_first3 | L_last3 |"
+    assert table[4] == "| Voc. | Med. | 4.00 (4.48) | – (3.83) | – (3.64) | – (3.93) |"
+    assert "4.00 (4.48)" in table_latex("Table 2", ours, TABLE_2)
+
+
+def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.studies import run_study
+
+    root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
+    overrides = {"musdb_path": root, "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
+                 "log_dir": str(tmp_path / "logs"), "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2,
+                 "epoch_it": 2, "max_epochs": 1}
+    pairs = (("U1", "J1"), ("U5", "J5"), ("U2_2_5", "J2_2_5"))
+    out = str(tmp_path / "study")
+    report = run_study(out, pairs=pairs, tables=False, overrides=overrides)
+    assert not report["gaps"]
+    assert set(report["correlation"]["vocals"]["points"]) == {"U1/J1", "U5/J5", "U2_2_5/J2_2_5"}
+    assert report["correlation"]["vocals"]["mean_sdr"]["pairs"] == 3
+    assert {os.path.basename(p) for p in report["figures"]} == {
+        "fig2_vocals.png", "fig2_vocals.svg", "fig3_accompaniment.png", "fig3_accompaniment.svg"}
+    stamps = {p: os.path.getmtime(p) for p in _results_and_models(tmp_path)}
+    assert len(stamps) == 12  # 6 best.keras, 6 track scores
+    again = run_study(out, pairs=pairs, tables=False, overrides=overrides)
+    assert {p: os.path.getmtime(p) for p in _results_and_models(tmp_path)} == stamps  # reused, not redone
+    assert again["train_seconds"] == report["train_seconds"]
+    with open(os.path.join(out, "study.json")) as handle:
+        manifest = json.load(handle)
+    assert manifest["models"]["J1"]["run"].endswith("study-J1") and "1" in manifest["models"]["J1"]["results"]
+
+
+def _results_and_models(tmp_path):
+    for folder, _, files in os.walk(tmp_path):
+        for file in files:
+            if file == "best.keras" or (file.endswith(".json") and os.path.basename(folder) == "test"):
+                yield os.path.join(folder, file)

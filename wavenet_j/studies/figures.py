@@ -1,0 +1,31 @@
+"""The paper's Fig. 2 and 3: U against J mean SDR, one labelled point per pair, quadrants at (U1, J1)."""
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from wavenet_j.atomic import atomic_path  # noqa: E402
+
+
+def pair_scatter(points, origin, title, path_base):
+    """Write ``path_base.png`` and ``.svg``; ``points`` is ``{pair label: (U score, J score)}``."""
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    for label, (u, j) in points.items():
+        axes.scatter(u, j, color="tab:red" if label == origin else "tab:blue", zorder=3)
+        axes.annotate(label, (u, j), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if origin in points:
+        axes.axvline(points[origin][0], color="grey", linewidth=0.8)
+        axes.axhline(points[origin][1], color="grey", linewidth=0.8)
+    axes.set_xlabel("U-Net (trained encoder): mean SDR [dB]")
+    axes.set_ylabel("J-Net (random encoder): mean SDR [dB]")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path_base)), exist_ok=True)
+    for suffix in (".png", ".svg"):
+        with atomic_path(path_base + suffix) as temporary:
+            figure.savefig(temporary, format=suffix[1:], dpi=120)
+    plt.close(figure)
+    return [path_base + ".png", path_base + ".svg"]
