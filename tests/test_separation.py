@@ -77,3 +77,17 @@ def test_separate_track_rejects_what_it_cannot_use():
         separate_track(model, np.zeros(100, np.float32), 22050, config)
     silence = separate_track(model, np.zeros((500, 2), np.float32), 22050, config)
     assert all(np.all(np.isfinite(e)) for e in silence.values())
+
+
+def test_bf16_separation_is_close_to_float32():
+    from wavenet_j.separation import separate_track
+
+    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(2).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
+    exact = separate_track(model, mix, 8000, config)
+    fast = separate_track(model, mix, 8000, config, precision="mixed_bfloat16")
+    for name in exact:
+        assert fast[name].dtype == np.float32
+        difference = np.abs(fast[name] - exact[name]).max()
+        assert 0 < difference < 0.05  # bf16 keeps 8 bits of mantissa: close, not equal

@@ -2,7 +2,6 @@
 import json
 import os
 
-import numpy as np
 import pytest
 
 from wavenet_j.studies import StudyError, correlate, quadrant_share

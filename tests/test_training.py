@@ -251,3 +251,17 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
         Trainer(config, "run")
     with pytest.raises(ValueError, match="musdb_path'\\] is not set"):
         Trainer(dict(config, musdb_path=None), "run")
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_training_steps_stay_close_to_float32(policy, toy_root, tmp_path):
+    from wavenet_j.data.pipeline import get_dataset
+
+    losses = {}
+    for precision in (None, policy):
+        config = tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4)
+        trainer = Trainer(config, "mixed")
+        step = trainer._train_step_fn(config["batch_size"])
+        losses[precision] = [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)]
+        assert all(w.dtype == "float32" for w in trainer.model.weights)
+    np.testing.assert_allclose(losses[policy], losses[None], rtol=0.05)

@@ -43,6 +43,7 @@ BASE_CONFIG = {
     "max_epochs": None,  # cap on the epochs of each stage; None = the paper's early stopping alone
     "checkpoint_steps": None,  # resumable checkpoint every this many steps; None = after every epoch
     "jit_compile": False,  # XLA-compile the training step
+    "mixed_precision": None,  # None, "mixed_float16" (GPUs) or "mixed_bfloat16": compute dtype of training
     "musdb_path": None,  # MUSDB18 or MUSDB18-HQ root (train/, test/); "toy": the generated toy corpus
     "musdb_is_wav": None,  # True: MUSDB18-HQ wav, False: MUSDB18 .stem.mp4, None: detect
     "ccmixter_path": None,  # CCMixter root, added to the training set (voice task); None: without
@@ -205,6 +206,9 @@ def _validate_values(config):
     for key in ("musdb_path", "ccmixter_path"):
         if config[key] is not None and not isinstance(config[key], str):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")
+    if config["mixed_precision"] not in (None, "mixed_float16", "mixed_bfloat16"):
+        raise ConfigError(f"model_config['mixed_precision'] = {config['mixed_precision']!r} must be None, "
+                          f"'mixed_float16' or 'mixed_bfloat16'")
     if config["musdb_is_wav"] not in (None, True, False):
         raise ConfigError(f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None")
     fraction = config["valid_fraction"]

@@ -4,4 +4,5 @@ from wavenet_j.interop.load import load_separator
 from wavenet_j.interop.original import (
     CheckpointMismatch, from_original_config, import_original_checkpoint, original_variable_names)
 
-__all__ = ["FORMATS", "export_model", "load_separator", "CheckpointMismatch", "from_original_config", "import_original_checkpoint", "original_variable_names"]
+__all__ = ["FORMATS", "CheckpointMismatch", "export_model", "from_original_config", "import_original_checkpoint",
+           "load_separator", "original_variable_names"]

@@ -4,7 +4,7 @@ import soxr
 import tensorflow as tf
 
 from wavenet_j.configs import complete_config
-from wavenet_j.models import multi_stage
+from wavenet_j.models import multi_stage, with_precision
 from wavenet_j.separation.windows import separate_signal
 
 
@@ -20,14 +20,15 @@ def _to_model_channels(mix, channels):
     return mix
 
 
-def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8):
+def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
     The mix is resampled to the model's rate (soxr, high quality), converted to its channels,
     separated window by window as the original's ``predict_track`` (``separate_signal``),
     optionally through ``stages`` progressive passes, then brought back to ``sr``, the mix's
     length and its channel count (a mono model's estimate is duplicated; a stereo model's is
-    averaged for a mono mix).
+    averaged for a mono mix). ``precision="mixed_bfloat16"`` computes in bf16 (opt-in: faster
+    where the processor has bf16 arithmetic, with slightly different numbers).
     """
     config = complete_config(model_config)
     mix = np.asarray(mix, dtype=np.float32)
@@ -39,7 +40,8 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8):
     audio = _to_model_channels(mix, config["num_channels"])
     if sr != rate:
         audio = soxr.resample(audio, sr, rate, quality="HQ").astype(np.float32)
-    network = multi_stage(model, stages) if stages > 1 else model
+    network = with_precision(model, precision) if precision else model
+    network = multi_stage(network, stages) if stages > 1 else network
     estimates = separate_signal(network, tf.constant(audio), batch_windows)
     results = {}
     for name, estimate in estimates.items():

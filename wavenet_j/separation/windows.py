@@ -38,7 +38,7 @@ def separate_signal(model, mix, batch_windows=8):
 
     def run_batch(batch_starts):
         windows = tf.gather(padded, batch_starts[:, None] + offsets[None, :])
-        return model(windows, training=False)
+        return {name: tf.cast(estimate, mix.dtype) for name, estimate in model(windows, training=False).items()}
 
     outputs = tf.map_fn(
         run_batch, tf.reshape(starts, [batches, batch_windows]),

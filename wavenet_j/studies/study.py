@@ -191,7 +191,8 @@ def _report_markdown(report, out_dir):
                      f"[{c['pearson_ci95'][0]:.2f}, {c['pearson_ci95'][1]:.2f}], Spearman {c['spearman']:.2f} "
                      f"[{c['spearman_ci95'][0]:.2f}, {c['spearman_ci95'][1]:.2f}]; "
                      f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs in the first or third quadrant")
-    lines += ["", "Training time per model (s): " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(report["train_seconds"].items())), ""]
+    times = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(report["train_seconds"].items()))
+    lines += ["", f"Training time per model (s): {times}", ""]
     if report["gaps"]:
         lines += ["Gaps: " + "; ".join(f"{k}: {v}" for k, v in report["gaps"].items()), ""]
     for path in report.get("tables", []):

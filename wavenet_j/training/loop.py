@@ -20,7 +20,7 @@ from wavenet_j.atomic import atomic_path
 from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
-from wavenet_j.models import build_separator, stage_estimates
+from wavenet_j.models import build_separator, stage_estimates, with_precision
 from wavenet_j.training.schedule import Schedule
 
 
@@ -54,7 +54,8 @@ def run_paths(model_config, experiment_id):
 
 def _per_example_mse(targets, estimates, sources):
     """MSE of each example, averaged over sources (and samples and channels)."""
-    return tf.add_n([tf.reduce_mean(tf.square(estimates[s] - targets[s]), axis=[1, 2]) for s in sources]) / len(sources)
+    return tf.add_n([tf.reduce_mean(tf.square(tf.cast(estimates[s], tf.float32) - targets[s]), axis=[1, 2])
+                     for s in sources]) / len(sources)
 
 
 def example_losses(model, mix, targets, config, training=True):
@@ -81,9 +82,13 @@ class Trainer:
         detect_is_wav(self.config["musdb_path"])
         self.schedule = Schedule(self.config["worse_epochs"], self.config["max_epochs"])
         with self.strategy.scope():
-            self.model = build_separator(self.config)
+            precision = self.config["mixed_precision"]
+            self.model = build_separator(self.config) if not precision else with_precision(
+                build_separator(self.config), precision)
             self.optimizer = keras.optimizers.Adam(
                 self.config["init_sup_sep_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
+            if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps done in this epoch
@@ -127,8 +132,9 @@ class Trainer:
             with tf.GradientTape() as tape:
                 per_example = example_losses(model, mix, targets, config)
                 loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+                scaled = optimizer.scale_loss(loss)
             # Only trainable variables: frozen groups get no gradients and need no backward pass.
-            gradients = tape.gradient(loss, model.trainable_variables)
+            gradients = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(gradients, model.trainable_variables))
             return loss
 
