@@ -74,3 +74,23 @@ def _results_and_models(tmp_path):
         for file in files:
             if file == "best.keras" or (file.endswith(".json") and os.path.basename(folder) == "test"):
                 yield os.path.join(folder, file)
+
+
+def test_search_ranks_by_j_twins_and_trains_only_the_top_u(tmp_path):
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.studies import search
+
+    root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
+    overrides = {"musdb_path": root, "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
+                 "log_dir": str(tmp_path / "logs"), "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2,
+                 "epoch_it": 2, "max_epochs": 1}
+    result = search(["U1", "U5", "U2_2_5"], str(tmp_path / "search"), top_k=1, overrides=overrides)
+    ranked = [entry["model"] for entry in result["ranking_by_j_validation_loss"]]
+    losses = [entry["j_validation_loss"] for entry in result["ranking_by_j_validation_loss"]]
+    assert sorted(ranked) == ["U1", "U2_2_5", "U5"] and losses == sorted(losses)
+    assert result["chosen"] == ranked[0] and list(result["finalists_u_validation_loss"]) == [ranked[0]]
+    trained = sorted(os.listdir(tmp_path / "runs"))
+    assert trained == sorted(["search-J1", "search-J5", "search-J2_2_5", f"search-{ranked[0]}"])
+    assert result["estimated_seconds_saved"] > 0
+    with pytest.raises(StudyError, match="must be U models"):
+        search(["J1"], str(tmp_path / "search"))
