@@ -232,15 +232,18 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
         subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)
 
 
-def test_xla_step_gives_the_same_numbers(toy_root, tmp_path):
+def first_step_losses(config):
+    """The losses of a fresh run's first three training steps, and its trainer."""
     from wavenet_j.data.pipeline import get_dataset
 
-    losses = {}
-    for jit in (False, True):
-        config = tiny("J1", toy_root, tmp_path / str(jit), jit_compile=jit, num_initial_filters=4)
-        trainer = Trainer(config, "xla")
-        step = trainer._train_step_fn(config["batch_size"])
-        losses[jit] = [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)]
+    trainer = Trainer(config, "steps")
+    step = trainer._train_step_fn(config["batch_size"])
+    return [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)], trainer
+
+
+def test_xla_step_gives_the_same_numbers(toy_root, tmp_path):
+    losses = {jit: first_step_losses(tiny("J1", toy_root, tmp_path / str(jit), jit_compile=jit,
+                                          num_initial_filters=4))[0] for jit in (False, True)}
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
 
 
@@ -255,13 +258,9 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_training_steps_stay_close_to_float32(policy, toy_root, tmp_path):
-    from wavenet_j.data.pipeline import get_dataset
-
     losses = {}
     for precision in (None, policy):
-        config = tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4)
-        trainer = Trainer(config, "mixed")
-        step = trainer._train_step_fn(config["batch_size"])
-        losses[precision] = [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)]
+        losses[precision], trainer = first_step_losses(
+            tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4))
         assert all(w.dtype == "float32" for w in trainer.model.weights)
     np.testing.assert_allclose(losses[policy], losses[None], rtol=0.05)
