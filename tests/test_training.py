@@ -258,9 +258,13 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_training_steps_stay_close_to_float32(policy, toy_root, tmp_path):
+    from wavenet_j.data.pipeline import get_dataset
+
     losses = {}
     for precision in (None, policy):
-        losses[precision], trainer = first_step_losses(
-            tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4))
+        config = tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4)
+        losses[precision], trainer = first_step_losses(config)
         assert all(w.dtype == "float32" for w in trainer.model.weights)
+        validation_loss, per_source = trainer.validate(get_dataset(config, "valid"))
+        assert np.isfinite(validation_loss) and all(np.isfinite(v) for v in per_source.values())
     np.testing.assert_allclose(losses[policy], losses[None], rtol=0.05)

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from wavenet_j.atomic import atomic_path
+from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
@@ -52,10 +52,14 @@ def run_paths(model_config, experiment_id):
     return tuple(paths)
 
 
+def _example_mse(target, estimate):
+    """MSE of each example over samples and channels, in float32 whatever the model computes in."""
+    return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - target), axis=[1, 2])
+
+
 def _per_example_mse(targets, estimates, sources):
-    """MSE of each example, averaged over sources (and samples and channels)."""
-    return tf.add_n([tf.reduce_mean(tf.square(tf.cast(estimates[s], tf.float32) - targets[s]), axis=[1, 2])
-                     for s in sources]) / len(sources)
+    """MSE of each example, averaged over sources."""
+    return tf.add_n([_example_mse(targets[s], estimates[s]) for s in sources]) / len(sources)
 
 
 def example_losses(model, mix, targets, config, training=True):
@@ -152,7 +156,7 @@ class Trainer:
         def batch_losses(mix, targets):
             stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
             total = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
-            per_source = {s: tf.reduce_mean(tf.square(stages[-1][s] - targets[s]), axis=[1, 2]) for s in sources}
+            per_source = {s: _example_mse(targets[s], stages[-1][s]) for s in sources}
             return total, per_source
         return batch_losses
 
@@ -180,9 +184,8 @@ class Trainer:
         """Train until the last stage stops early; returns the run's summary (also in ``result.json``)."""
         config, started = self.config, time.time()
         valid_names = [t.name for t in partition_tracks(config, "valid")]
-        with atomic_path(os.path.join(self.run_dir, "split.json")) as temporary, open(temporary, "w") as handle:
-            json.dump({"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]},
-                      handle, indent=1)
+        write_text(os.path.join(self.run_dir, "split.json"), json.dumps(
+            {"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]}, indent=1))
         valid = get_dataset(config, "valid")
         snippet = next(iter(valid.unbatch().batch(1)))
         self._restore()
@@ -240,8 +243,7 @@ class Trainer:
         result = {"best_validation_loss": self.schedule.best, "steps": int(self.step.numpy()),
                   "best_model": self.best_path, "log_dir": self.log_dir,
                   "seconds_this_session": round(time.time() - started, 1)}
-        with atomic_path(os.path.join(self.run_dir, "result.json")) as temporary, open(temporary, "w") as handle:
-            json.dump(result, handle, indent=1)
+        write_text(os.path.join(self.run_dir, "result.json"), json.dumps(result, indent=1))
         return result
 
 
