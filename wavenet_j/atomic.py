@@ -23,3 +23,9 @@ def atomic_path(path):
         os.replace(temporary, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_text(path, text):
+    """Write ``text`` to ``path`` (UTF-8) so a reader sees the old file or the whole new one."""
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)

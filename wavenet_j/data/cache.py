@@ -15,7 +15,7 @@ import numpy as np
 import soxr
 from tqdm import tqdm
 
-from wavenet_j.atomic import atomic_path
+from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.data.tracks import CCMIXTER_FILES, MUSDB_STEMS, ccmixter_tracks, musdb_tracks, read_ccmixter_track, \
     read_musdb_track
 
@@ -71,9 +71,7 @@ def _load_manifest(folder):
 
 
 def _save_manifest(folder, tracks):
-    with atomic_path(os.path.join(folder, MANIFEST)) as temporary:
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump({"tracks": tracks}, handle, indent=1, sort_keys=True)
+    write_text(os.path.join(folder, MANIFEST), json.dumps({"tracks": tracks}, indent=1, sort_keys=True))
 
 
 def _cached(folder, items, model_config, description):

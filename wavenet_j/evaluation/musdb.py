@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from wavenet_j.atomic import atomic_path
+from wavenet_j.atomic import write_text
 from wavenet_j.data.tracks import MUSDB_STEMS, musdb_tracks, read_musdb_track
 from wavenet_j.evaluation.bss import METRICS, evaluate_track
 from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
@@ -47,8 +47,7 @@ def _write_scores(path, name, scores):
     store = museval.TrackStore(track_name=name, win=1.0, hop=1.0)
     for source, values in scores.items():
         store.add_target(target_name=source, values=values)
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(store.json)
+    write_text(path, store.json)
 
 
 def _start_worker(model_path, model_config, root, subset, stages):
@@ -108,6 +107,5 @@ def write_statistics(out_dir, subset="test", name=None):
         raise ValueError(f"no track scores under {os.path.join(out_dir, subset)!r}")
     column = {name or os.path.basename(os.path.normpath(out_dir)): summarize(scores)}
     for file, text in (("statistics.csv", csv_table(column)), ("statistics.md", markdown_table(column))):
-        with atomic_path(os.path.join(out_dir, file)) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_text(os.path.join(out_dir, file), text)
     return column

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from wavenet_j.atomic import atomic_path
+from wavenet_j.atomic import write_text
 from wavenet_j.configs import resolve_config
 from wavenet_j.data.pipeline import musdb_root
 from wavenet_j.data.tracks import musdb_tracks
@@ -22,11 +22,6 @@ from wavenet_j.studies.figures import pair_scatter
 from wavenet_j.studies.paper import PAIRS, TABLES
 
 SOURCES = ("vocals", "accompaniment")
-
-
-def _write(path, text):
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 class Study:
@@ -45,7 +40,7 @@ class Study:
         return dict(resolve_config([name, *self.base]), **self.overrides)
 
     def _save(self):
-        _write(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True))
+        write_text(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True))
 
     def trained(self, name):
         """The best model of ``name``, training it (or resuming its run) if it has no result yet."""
@@ -151,8 +146,8 @@ def run_study(out_dir, base=("tiny",), pairs=PAIRS, tables=True, study_id="study
         report["tables"] = _tables(study, out_dir)
     report["train_seconds"] = {name: entry["train_seconds"] for name, entry in study.manifest["models"].items()}
     report["gaps"] = study.manifest["gaps"]
-    _write(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, sort_keys=True))
-    _write(os.path.join(out_dir, "report.md"), _report_markdown(report, out_dir))
+    write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, sort_keys=True))
+    write_text(os.path.join(out_dir, "report.md"), _report_markdown(report, out_dir))
     return report
 
 
@@ -173,8 +168,8 @@ def _tables(study, out_dir):
             scores = study.scores(*_model_and_stages(name))
             columns[name] = summarize(scores) if scores else None
         stem = os.path.join(out_dir, title.lower().replace(" ", ""))
-        _write(stem + ".md", table_markdown(title, columns, paper))
-        _write(stem + ".tex", table_latex(title, columns, paper))
+        write_text(stem + ".md", table_markdown(title, columns, paper))
+        write_text(stem + ".tex", table_latex(title, columns, paper))
         written += [stem + ".md", stem + ".tex"]
     return written
 
@@ -228,5 +223,5 @@ def search(candidates, out_dir, base=("tiny",), top_k=2, study_id="search", over
         "train_seconds": seconds,
         "estimated_seconds_saved": round(float(np.mean(u_times)) * (len(candidates) - len(finalists)), 1),
     }
-    _write(os.path.join(out_dir, "search.json"), json.dumps(result, indent=1))
+    write_text(os.path.join(out_dir, "search.json"), json.dumps(result, indent=1))
     return result
