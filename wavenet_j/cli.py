@@ -28,14 +28,11 @@ def _load_config(spec):
 
 def _import_original(args):
     from wavenet_j.atomic import atomic_path
-    from wavenet_j.configs import ConfigError
-    from wavenet_j.interop import CheckpointMismatch, import_original_checkpoint
-    from wavenet_j.models import build_separator
+    from wavenet_j.interop import load_separator
 
     try:
-        config = _load_config(args.config)
-        model = import_original_checkpoint(build_separator(config), args.checkpoint, config)
-    except (ConfigError, CheckpointMismatch) as error:
+        model, _ = load_separator(args.checkpoint, _load_config(args.config))
+    except (OSError, ValueError) as error:
         sys.exit(f"wavenet-j import-original: {error}")
     with atomic_path(args.out) as temporary:
         model.save(temporary)
@@ -66,7 +63,7 @@ def _model_name(path):
 def _evaluate(args):
     from tqdm import tqdm
 
-    from wavenet_j.atomic import atomic_path
+    from wavenet_j.atomic import write_text
     from wavenet_j.evaluation.musdb import evaluate_model
     from wavenet_j.evaluation.statistics import markdown_table
 
@@ -84,8 +81,7 @@ def _evaluate(args):
             columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
                                           args.stages, (index, count), args.workers, progress=lambda _: bar.update()))
     table = markdown_table(columns)
-    with atomic_path(os.path.join(args.output, "comparison.md")) as temporary, open(temporary, "w") as handle:
-        handle.write(table)
+    write_text(os.path.join(args.output, "comparison.md"), table)
     print(table)
 
 
@@ -132,13 +128,13 @@ def _search(args):
 
 
 def _export(args):
-    import keras
+    from wavenet_j.interop import export_model, load_separator
 
-    from wavenet_j.interop import export_model
-
-    if not os.path.exists(args.model):
-        sys.exit(f"wavenet-j export: no model at {args.model!r}")
-    export_model(keras.saving.load_model(args.model), args.out, args.format)
+    try:
+        model, _ = load_separator(args.model)
+    except (OSError, ValueError) as error:
+        sys.exit(f"wavenet-j export: {error}")
+    export_model(model, args.out, args.format)
     print(f"wrote {args.out}")
 
 
