@@ -46,12 +46,21 @@ def bench_matmul():
     return {"matmul_gflops": round(2 * n ** 3 / best / 1e9, 1), "matmul_median_gflops": round(2 * n ** 3 / median / 1e9, 1)}
 
 
+def _minute():
+    return np.random.default_rng(0).uniform(-0.5, 0.5, (60 * RATE, 2)).astype(np.float32)
+
+
+def _snr_db(reference, estimate):
+    return float(10 * np.log10(np.sum(reference ** 2) / np.sum((reference - estimate) ** 2)))
+
+
 def bench_separation(results):
+    """U1 on a minute of audio, fp32 and the opt-in bf16 mode (with its difference to fp32)."""
     from wavenet_j.separation import separate_track
 
     config = resolve_config("U1")
     model = build_separator(config)
-    mix = np.random.default_rng(0).uniform(-0.5, 0.5, (60 * RATE, 2)).astype(np.float32)
+    mix = _minute()
     best, median = timed(lambda: separate_track(model, mix, RATE, config), repeats=3)
     windows = -(-len(mix) // config["num_frames"])
     gflops = model_flops(model) * windows / best / 1e9
@@ -59,17 +68,45 @@ def bench_separation(results):
            "gflops": round(gflops, 1)}
     if "matmul_gflops" in results:
         out["fraction_of_matmul"] = round(gflops / results["matmul_gflops"], 3)
+    bf16, _ = timed(lambda: separate_track(model, mix, RATE, config, precision="mixed_bfloat16"), repeats=3)
+    exact = separate_track(model, mix, RATE, config)
+    fast = separate_track(model, mix, RATE, config, precision="mixed_bfloat16")
+    out["bf16"] = {"seconds": round(bf16, 3), "speedup_vs_fp32": round(best / bf16, 2),
+                   "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
+                   "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1)}
     return {"separation": out}
 
 
 def bench_separation_context():
-    from wavenet_j.separation import separate_track
+    """M4 on a minute: the original's windows against the shared-context pass, and the shared
+    pass against separate windows on its own grid (the numbers it must equal)."""
+    import tensorflow as tf
+
+    from wavenet_j.separation import separate_signal, separate_track, shared_context
 
     config = resolve_config("M4")
     model = build_separator(config)
-    mix = np.random.default_rng(0).uniform(-0.5, 0.5, (60 * RATE, 2)).astype(np.float32)
-    best, _ = timed(lambda: separate_track(model, mix, RATE, config), repeats=2)
-    return {"separation_context": {"windowed_seconds_per_minute": round(best, 3), "shared_context_seconds_per_minute": None}}
+    mix = _minute()
+    windowed, _ = timed(lambda: separate_track(model, mix, RATE, config, share_context=False), repeats=2)
+    shared, _ = timed(lambda: separate_track(model, mix, RATE, config), repeats=2)
+    from wavenet_j.separation.track import SHARED_WINDOWS
+
+    long_model, hop = shared_context(model, SHARED_WINDOWS)
+    signal = tf.constant(mix[:30 * RATE])
+    separate = tf.function(lambda: separate_signal(model, signal, hop=hop))()  # compiled: eager Keras keeps
+    together = tf.function(lambda: separate_signal(long_model, signal, hop=SHARED_WINDOWS * hop))()  # every activation
+    difference = max(float(tf.reduce_max(tf.abs(separate[n] - together[n]))) for n in separate)
+    # Per window, without the partial last pass a signal of any length ends with:
+    one, many = tf.zeros((8,) + model.input_shape[1:]), tf.zeros((1,) + long_model.input_shape[1:])
+    per_window, _ = timed(tf.function(lambda: model(one, training=False)), repeats=3)
+    per_pass, _ = timed(tf.function(lambda: long_model(many, training=False)), repeats=3)
+    return {"separation_context": {
+        "windowed_seconds_per_minute": round(windowed, 3), "shared_context_seconds_per_minute": round(shared, 3),
+        "shared_vs_windowed_cost": round(shared / windowed, 3),
+        "shared_vs_windowed_cost_per_window": round(per_pass / SHARED_WINDOWS / (per_window / 8), 3),
+        "shared_vs_windowed_flops_per_window": round(
+            model_flops(long_model) / SHARED_WINDOWS / model_flops(model), 3),
+        "shared_vs_separate_windows_max_abs_difference": difference}}
 
 
 def _trainer(name, workdir):

@@ -53,6 +53,10 @@ def test_separate_an_mp3_into_stems(tmp_path):
     for source in ("accompaniment", "vocals"):
         stem, stem_rate = soundfile.read(tmp_path / "out" / "My Song" / f"{source}.wav")
         assert stem_rate == rate and stem.shape == mix.shape
+    fast = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "bf16"), "--bf16", "--original-windows")
+    assert fast.returncode == 0, fast.stderr[-2000:]
+    exact, rounded = (soundfile.read(tmp_path / out / "My Song" / "vocals.wav")[0] for out in ("out", "bf16"))
+    assert 0 < np.abs(exact - rounded).max() < 0.05
     missing = run("separate", str(tmp_path / "nope.mp3"), "--model", str(model))
     assert missing.returncode != 0 and "no audio file at" in missing.stderr
     assert run("separate", str(mp3)).returncode != 0  # no model given

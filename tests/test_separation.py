@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from wavenet_j.models import build_separator
-from wavenet_j.separation import separate_signal, window_starts
+from wavenet_j.models import build_separator, rebuild
+from wavenet_j.separation import separate_signal, separate_track, shared_context, window_starts
 
 SMALL = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 5, "input_filter_size": 5, "merge_filter_size": 3}
 
@@ -40,6 +40,48 @@ def test_window_starts():
     np.testing.assert_array_equal(window_starts(250, 64), [0, 64, 128, 186])
     np.testing.assert_array_equal(window_starts(128, 64), [0, 64])
     np.testing.assert_array_equal(window_starts(10, 64), [0])
+    np.testing.assert_array_equal(window_starts(250, 64, hop=56), [0, 56, 112, 168, 224])
+    np.testing.assert_array_equal(window_starts(10, 64, hop=56), [0])
+
+
+@pytest.mark.parametrize("length", [10, 200, 1001])
+def test_shared_context_pass_equals_separate_windows(length):
+    model = build_separator(dict(SMALL, context=True, num_frames=40))
+    long_model, hop = shared_context(model, windows=4)
+    assert hop % 2 ** SMALL["num_layers"] == 0 and hop <= model.outputs[0].shape[1]
+    assert long_model.input_shape[1] - model.input_shape[1] == 3 * hop
+    mix = np.random.default_rng(length).uniform(-0.5, 0.5, (length, 2)).astype(np.float32)
+    windowed = separate_signal(model, tf.constant(mix), batch_windows=3, hop=hop)
+    shared = separate_signal(long_model, tf.constant(mix), batch_windows=2, hop=4 * hop)
+    for name in windowed:
+        assert shared[name].shape == mix.shape
+        np.testing.assert_allclose(shared[name].numpy(), windowed[name].numpy(), atol=1e-6)
+
+
+def test_separate_track_shares_context_or_runs_the_original_windows():
+    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(3).uniform(-0.5, 0.5, (2000, 2)).astype(np.float32)
+    original = original_predict_track(model, mix)
+    exact = separate_track(model, mix, 8000, config, share_context=False)
+    shared = separate_track(model, mix, 8000, config)
+    for name in original:
+        np.testing.assert_allclose(exact[name], original[name], atol=1e-6)
+        # another window grid: the same model, slightly different numbers near window edges
+        assert np.abs(shared[name] - original[name]).max() > 0
+        assert np.corrcoef(shared[name].ravel(), original[name].ravel())[0, 1] > 0.9
+
+
+def test_cached_separation_follows_weight_changes():
+    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(4).uniform(-0.5, 0.5, (700, 2)).astype(np.float32)
+    separate_track(model, mix, 8000, config)
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    again = separate_track(model, mix, 8000, config)
+    fresh = separate_track(rebuild(model), mix, 8000, config)  # a new model: nothing cached
+    for name in again:
+        np.testing.assert_allclose(again[name], fresh[name], atol=1e-6)
 
 
 @pytest.mark.parametrize("rate", [8000, 22050, 44100])

@@ -161,16 +161,21 @@ class _Builder:
         return outputs
 
 
-def with_precision(separator, policy):
-    """The same separator computing under another Keras dtype policy, e.g. ``"mixed_bfloat16"``.
+def rebuild(separator, policy=None, num_frames=None):
+    """The same separator (weights copied) under another Keras dtype policy or window length.
 
-    Weights stay float32 (copied from ``separator``); activations and products use the policy's
-    compute dtype, which processors and GPUs with bf16 or fp16 arithmetic run much faster.
+    ``policy`` (e.g. ``"mixed_bfloat16"``) keeps float32 weights but computes activations and
+    products in the policy's dtype, which processors and GPUs with bf16 or fp16 arithmetic run
+    much faster. ``num_frames`` asks for another output length (see ``get_padding``); the
+    weights of a Wave-U-Net do not depend on it.
     """
+    config = dict(separator.model_config)
+    if num_frames is not None:
+        config["num_frames"] = num_frames
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
+    keras.config.set_dtype_policy(policy or previous)
     try:
-        clone = build_separator(separator.model_config)
+        clone = build_separator(config)
     finally:
         keras.config.set_dtype_policy(previous)
     clone.set_weights(separator.get_weights())

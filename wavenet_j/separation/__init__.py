@@ -1,5 +1,5 @@
 """Separating songs: windowed prediction over whole signals, at any rate and channel count."""
 from wavenet_j.separation.track import separate_track
-from wavenet_j.separation.windows import separate_signal, window_starts
+from wavenet_j.separation.windows import separate_signal, shared_context, window_starts
 
-__all__ = ["separate_signal", "separate_track", "window_starts"]
+__all__ = ["separate_signal", "separate_track", "shared_context", "window_starts"]

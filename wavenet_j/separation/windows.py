@@ -6,47 +6,81 @@ as the project's own separation by construction.
 """
 import tensorflow as tf
 
+from wavenet_j.models import rebuild
 
-def window_starts(length, output_frames):
-    """Output windows tile the signal from the start; the last is moved back to end at the end.
 
-    Where windows overlap (only the last), the last one's samples are kept, as the original's
-    in-place writes did. A signal shorter than one window is zero-padded to one.
+def window_starts(length, output_frames, hop=None):
+    """Where output windows start.
+
+    ``hop=None`` is the original's rule: windows tile the signal from the start, the last is
+    moved back to end at the end, and where they overlap the last one's samples are kept (as
+    the original's in-place writes did); a signal shorter than one window is zero-padded to
+    one. With a ``hop`` (at most ``output_frames``) windows start at every multiple of it and
+    the signal is zero-padded past its end to fill the last one.
     """
+    if hop is not None:
+        return tf.range(0, tf.maximum(length, 1), hop)
     length = tf.maximum(length, output_frames)
     count = (length + output_frames - 1) // output_frames
     return tf.minimum(tf.range(count) * output_frames, length - output_frames)
 
 
-def separate_signal(model, mix, batch_windows=8):
+def separate_signal(model, mix, batch_windows=8, hop=None):
     """``mix`` ``[T, C]`` at the model's rate and channels -> ``{source: [T, C]}``.
 
-    Each output window gets its input context around it (zeros beyond the signal's ends).
-    Windows are cut and run ``batch_windows`` at a time, so memory stays bounded for long
-    signals.
+    Each output window gets its input context around it (zeros beyond the signal's ends) and
+    contributes the samples up to the next window's start (see ``window_starts`` for ``hop``).
+    Windows run ``batch_windows`` at a time and each keeps only its part, so memory holds the
+    signal, one batch and the result, however long the signal.
     """
     input_frames, output_frames = model.input_shape[1], model.outputs[0].shape[1]
+    if hop is not None and not 0 < hop <= output_frames:
+        raise ValueError(f"hop = {hop} must be in [1, {output_frames}], the model's output length")
     length = tf.shape(mix)[0]
     context = (input_frames - output_frames) // 2
-    padded_length = tf.maximum(length, output_frames)
-    padded = tf.pad(mix, [[context, input_frames - output_frames - context + padded_length - length], [0, 0]])
-    starts = window_starts(length, output_frames)
+    starts = window_starts(length, output_frames, hop)
     count = tf.shape(starts)[0]
+    ends = tf.concat([starts[1:], [length]], axis=0)
     batches = (count + batch_windows - 1) // batch_windows
-    starts = tf.pad(starts, [[0, batches * batch_windows - count]], constant_values=0)
+    spare = batches * batch_windows - count  # the last batch is filled with empty copies of the last window
+    starts = tf.concat([starts, tf.fill([spare], starts[-1])], axis=0)
+    ends = tf.concat([ends, tf.fill([spare], starts[-1])], axis=0)
+    right = tf.maximum(starts[-1] + input_frames - context - length, 0)
+    padded = tf.pad(mix, [[context, right], [0, 0]])
     offsets = tf.range(input_frames)
+    names = list(model.output)
 
-    def run_batch(batch_starts):
-        windows = tf.gather(padded, batch_starts[:, None] + offsets[None, :])
-        return {name: tf.cast(estimate, mix.dtype) for name, estimate in model(windows, training=False).items()}
+    def run_batch(batch, parts):
+        first = batch * batch_windows
+        batch_starts = starts[first:first + batch_windows]
+        estimates = model(tf.gather(padded, batch_starts[:, None] + offsets[None, :]), training=False)
+        for j in range(batch_windows):
+            keep = ends[first + j] - starts[first + j]
+            parts = {name: parts[name].write(first + j, tf.cast(estimates[name][j, :keep], mix.dtype))
+                     for name in names}
+        return batch + 1, parts
 
-    outputs = tf.map_fn(
-        run_batch, tf.reshape(starts, [batches, batch_windows]),
-        fn_output_signature={name: tf.TensorSpec([batch_windows, output_frames, mix.shape[-1]], mix.dtype)
-                             for name in model.output})
-    stitched = {}
-    for name, windows in outputs.items():
-        windows = tf.reshape(windows, [-1, output_frames, tf.shape(mix)[1]])[:count]
-        head = tf.reshape(windows[:-1], [-1, tf.shape(mix)[1]])[:padded_length - output_frames]
-        stitched[name] = tf.concat([head, windows[-1]], axis=0)[:length]
-    return stitched
+    parts = {name: tf.TensorArray(mix.dtype, size=batches * batch_windows, infer_shape=False,
+                                  element_shape=tf.TensorShape([None, mix.shape[-1]])) for name in names}
+    _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts))
+    return {name: part.concat() for name, part in parts.items()}
+
+
+def shared_context(model, windows=16):
+    """``(long_model, hop)``: one pass of ``long_model`` gives ``windows`` neighbouring windows.
+
+    A context model's convolutions are "valid", so the context of neighbouring windows
+    overlaps and the windowed scheme recomputes it (M4: 147443 input samples for 16389 output
+    samples). Shifting the input by a multiple of ``2**num_layers`` shifts every feature map
+    by whole samples, so a model with ``(windows - 1) * hop`` more samples at both ends,
+    ``hop = 2**num_layers * (output_frames // 2**num_layers)``, computes exactly the windows
+    that start at multiples of ``hop``: ``separate_signal(long_model, mix, hop=windows * hop)``
+    equals ``separate_signal(model, mix, hop=hop)`` at a fraction of the cost. The long model
+    holds copies of ``model``'s weights.
+    """
+    config = model.model_config
+    output_frames, block = model.outputs[0].shape[1], 2 ** config["num_layers"]
+    if not config["context"]:
+        raise ValueError("only context models (context=True) share context between windows")
+    hop = block * (output_frames // block)
+    return rebuild(model, num_frames=output_frames + (windows - 1) * hop), hop

@@ -20,7 +20,7 @@ from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
-from wavenet_j.models import build_separator, stage_estimates, with_precision
+from wavenet_j.models import build_separator, stage_estimates, rebuild
 from wavenet_j.training.schedule import Schedule
 
 
@@ -87,7 +87,7 @@ class Trainer:
         self.schedule = Schedule(self.config["worse_epochs"], self.config["max_epochs"])
         with self.strategy.scope():
             precision = self.config["mixed_precision"]
-            self.model = build_separator(self.config) if not precision else with_precision(
+            self.model = build_separator(self.config) if not precision else rebuild(
                 build_separator(self.config), precision)
             self.optimizer = keras.optimizers.Adam(
                 self.config["init_sup_sep_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
