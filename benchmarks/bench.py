@@ -8,7 +8,6 @@ practical ceiling), so the targets in benchmarks/README.md hold on any machine.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -89,7 +88,7 @@ def bench_separation_context():
     mix = _minute()
     windowed, _ = timed(lambda: separate_track(model, mix, RATE, config, share_context=False), repeats=2)
     shared, _ = timed(lambda: separate_track(model, mix, RATE, config), repeats=2)
-    from wavenet_j.separation.track import SHARED_WINDOWS
+    from wavenet_j.separation.segments import SHARED_WINDOWS
 
     long_model, hop = shared_context(model, SHARED_WINDOWS)
     signal = tf.constant(mix[:30 * RATE])
@@ -176,22 +175,45 @@ def bench_evaluate():
 
 
 _MEMORY = """
-import resource, sys, numpy as np
+import sys, numpy as np, soundfile
 from wavenet_j.configs import resolve_config
 from wavenet_j.models import build_separator
-from wavenet_j.separation import separate_track
-config = resolve_config(sys.argv[1])
-mix = np.random.default_rng(0).uniform(-0.5, 0.5, (600 * 44100, 2)).astype(np.float32)
-separate_track(build_separator(config), mix, 44100, config)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+from wavenet_j.separation import separate_file, separate_track
+name, song, mode = sys.argv[1:]
+config = resolve_config(name)
+model = build_separator(config)
+if mode == "file":
+    separate_file(model, song, song + ".stems", config)
+else:
+    mix, rate = soundfile.read(song, dtype="float32")
+    separate_track(model, mix, rate, config)
+print(open("/proc/self/status").read())
 """
 
 
+def _peak_rss_gb(status):
+    """VmHWM, this process's own peak: a child's ru_maxrss starts at its parent's size at fork."""
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
+    return round(int(kib) / 1024 ** 2, 2)
+
+
 def bench_memory():
+    """Peak resident memory separating a 10-minute 44.1 kHz stereo song, each in a fresh process:
+    ``wavenet-j separate``'s streaming ``separate_file``, and ``separate_track`` on arrays."""
+    import soundfile
+
     out = {}
-    for name in ("U1", "M4"):
-        result = subprocess.run([sys.executable, "-c", _MEMORY, name], capture_output=True, text=True, check=True)
-        out[name] = round(int(result.stdout.split()[-1]) / 1024 ** 2, 2)  # ru_maxrss is in KiB on Linux
+    with tempfile.TemporaryDirectory() as workdir:
+        song = os.path.join(workdir, "song.wav")
+        rng = np.random.default_rng(0)
+        with soundfile.SoundFile(song, "w", 44100, 2, subtype="PCM_16") as sound:
+            for _ in range(10):
+                sound.write(rng.uniform(-0.5, 0.5, (60 * 44100, 2)).astype(np.float32))
+        for mode in ("file", "track"):
+            for name in ("U1", "M4"):
+                result = subprocess.run([sys.executable, "-c", _MEMORY, name, song, mode],
+                                        capture_output=True, text=True, check=True)
+                out[f"{name}_{mode}"] = _peak_rss_gb(result.stdout)
     return {"separation_10min_peak_rss_gb": out}
 
 
@@ -218,7 +240,8 @@ def main():
         start = time.perf_counter()
         results.update(case(results))
         print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    results["peak_rss_gb_this_process"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, 2)
+    with open("/proc/self/status") as status:
+        results["peak_rss_gb_this_process"] = _peak_rss_gb(status.read())
     print(json.dumps(results) if args.json else json.dumps(results, indent=2))
 
 

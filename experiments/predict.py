@@ -12,9 +12,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.audio import read_audio, write_audio  # noqa: E402
 from wavenet_j.interop import load_separator  # noqa: E402
-from wavenet_j.separation import separate_track  # noqa: E402
+from wavenet_j.separation import separate_file  # noqa: E402
 
 ex = Experiment("predict", ingredients=[cfg])
 
@@ -32,11 +31,8 @@ def main(cfg, model_path, input_path, output_path, stages):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
     model, model_config = load_separator(model_path, cfg["model_config"])
-    mix, rate = read_audio(input_path)
-    estimates = separate_track(model, mix, rate, model_config, stages=stages)
     folder = os.path.join(output_path or os.path.dirname(os.path.abspath(input_path)),
                           os.path.splitext(os.path.basename(input_path))[0])
-    for source, audio in estimates.items():
-        write_audio(os.path.join(folder, f"{source}.wav"), audio, rate)
+    separate_file(model, input_path, folder, model_config, stages=stages)
     print(f"stems in {folder}/")
     return folder

@@ -133,3 +133,46 @@ def test_bf16_separation_is_close_to_float32():
         assert fast[name].dtype == np.float32
         difference = np.abs(fast[name] - exact[name]).max()
         assert 0 < difference < 0.05  # bf16 keeps 8 bits of mantissa: close, not equal
+
+
+@pytest.mark.parametrize("context, share", [(False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("rate, channels", [(8000, 2), (11025, 1)])
+def test_segments_change_no_number(context, share, rate, channels):
+    config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(5).uniform(-0.5, 0.5, (5000, channels)).astype(np.float32)
+    whole = separate_track(model, mix, rate, config, share_context=share)
+    for seconds in (0.01, 0.07):  # segments of one grid unit, and of several
+        pieces = separate_track(model, mix, rate, config, share_context=share, segment_seconds=seconds)
+        for name in whole:
+            np.testing.assert_allclose(pieces[name], whole[name], atol=1e-6)
+    if rate == 8000 and channels == 2 and not share:  # and both are the original's predict_track
+        for name, expected in original_predict_track(model, mix).items():
+            np.testing.assert_allclose(whole[name], expected, atol=1e-6)
+
+
+def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
+    import soundfile
+
+    from wavenet_j.audio import AudioError
+    from wavenet_j.separation import separate_file
+
+    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(6).uniform(-0.5, 0.5, (30000, 2)).astype(np.float32)
+    soundfile.write(tmp_path / "song.flac", mix, 16000)
+    mix = soundfile.read(tmp_path / "song.flac", dtype="float32")[0]  # as 16-bit samples
+    stems = separate_file(model, tmp_path / "song.flac", tmp_path / "stems", config, segment_seconds=0.5)
+    expected = separate_track(model, mix, 16000, config)
+    for name, path in stems.items():
+        stem, rate = soundfile.read(path, dtype="float32")
+        assert rate == 16000 and stem.shape == mix.shape
+        np.testing.assert_allclose(stem, expected[name], atol=1.5 / 2 ** 15)  # 16-bit wav
+    (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
+    with pytest.raises(AudioError, match="bad.wav"):
+        separate_file(model, tmp_path / "bad.wav", tmp_path / "bad", config)
+    assert not (tmp_path / "bad" / "vocals.wav").exists()
+    soundfile.write(tmp_path / "surround.wav", np.zeros((100, 4), np.float32), 8000)
+    with pytest.raises(AudioError, match="surround.wav.*4 channels"):
+        separate_file(model, tmp_path / "surround.wav", tmp_path / "surround", config)
+    assert not any((tmp_path / "surround").glob("*.wav"))

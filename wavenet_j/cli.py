@@ -88,20 +88,17 @@ def _evaluate(args):
 def _separate(args):
     from tqdm import tqdm
 
-    from wavenet_j.audio import AudioError, read_audio, write_audio
-    from wavenet_j.separation import separate_track
+    from wavenet_j.audio import AudioError
+    from wavenet_j.separation import separate_file
 
     model, config = _separator(args)
     for song in tqdm(args.songs, desc="separating", unit="song"):
+        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
         try:
-            mix, rate = read_audio(song)
+            separate_file(model, song, folder, config, stages=args.stages, share_context=not args.original_windows,
+                          precision="mixed_bfloat16" if args.bf16 else None)
         except AudioError as error:
             sys.exit(f"wavenet-j separate: {error}")
-        estimates = separate_track(model, mix, rate, config, stages=args.stages, share_context=not args.original_windows,
-                                   precision="mixed_bfloat16" if args.bf16 else None)
-        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
-        for source, audio in estimates.items():
-            write_audio(os.path.join(folder, f"{source}.wav"), audio, rate)
         tqdm.write(f"{song} -> {folder}/")
 
 

@@ -1,37 +1,29 @@
-"""``separate_track``: any mix, at any rate and channel count, in; stems of the same shape out."""
-import collections
+"""Separating a whole track: in memory (``separate_track``) or from a file to stem files
+(``separate_file``), both through ``separate_blocks`` so memory holds a segment, not the song."""
+import contextlib
+import os
 
 import numpy as np
-import soxr
-import tensorflow as tf
+import soundfile
 
-from wavenet_j.configs import complete_config
-from wavenet_j.models import multi_stage, rebuild
-from wavenet_j.separation.windows import separate_signal, shared_context
+from wavenet_j.atomic import atomic_path
+from wavenet_j.audio import AudioError, read_audio
+from wavenet_j.separation.segments import separate_blocks
 
-SHARED_WINDOWS = 32  # per pass of a context model: M4 computes 0.24x the FLOPs of separate windows (0.26x with 16)
-_PASSES = collections.OrderedDict()  # the last few compiled passes: building and tracing one takes seconds
+BLOCK = 2 ** 17  # samples read or handed over at a time
 
 
-def _to_model_channels(mix, channels):
-    """The original's rule: mono models take the channel mean; stereo models duplicate a mono mix."""
-    if channels == 1:
-        return mix.mean(axis=1, keepdims=True)
-    if mix.shape[1] == 1:
-        return np.repeat(mix, 2, axis=1)
-    if mix.shape[1] != 2:
-        raise ValueError(f"a stereo model cannot separate a mix with {mix.shape[1]} channels; "
-                         f"downmix it to stereo or mono first")
-    return mix
-
-
-def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True):
+def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True,
+                   segment_seconds=30.0):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
     The mix is resampled to the model's rate (soxr, high quality), converted to its channels,
     separated window by window (``separate_signal``), optionally through ``stages`` progressive
     passes, then brought back to ``sr``, the mix's length and its channel count (a mono
-    model's estimate is duplicated; a stereo model's is averaged for a mono mix).
+    model's estimate is duplicated; a stereo model's is averaged for a mono mix). It runs in
+    segments of about ``segment_seconds``, which changes no number; each segment recomputes a
+    context model's context at its ends (M4: about 15% more work at 30 s), so longer segments
+    are faster and take more memory.
 
     Context models share the context of neighbouring windows (``shared_context``), several
     times faster, with windows starting at multiples of ``2**num_layers`` instead of the
@@ -39,59 +31,59 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
     ``predict_track`` windows exactly. ``precision="mixed_bfloat16"`` computes in bf16
     (opt-in: faster where the processor has bf16 arithmetic, with slightly different numbers).
     """
-    config = complete_config(model_config)
     mix = np.asarray(mix, dtype=np.float32)
     if mix.ndim != 2 or mix.shape[0] == 0:
         raise ValueError(f"mix must be [samples, channels] with samples > 0, got shape {mix.shape}")
-    if not np.all(np.isfinite(mix)):
-        raise ValueError("mix has NaN or infinite samples")
-    rate = config["expected_sr"]
-    audio = _to_model_channels(mix, config["num_channels"])
-    if sr != rate:
-        audio = soxr.resample(audio, sr, rate, quality="HQ").astype(np.float32)
-    separate = _separation_pass(model, stages, precision, share_context and config["context"], batch_windows)
-    estimates = separate(tf.constant(audio))
-    del audio
-    results = {}
-    for name in list(estimates):
-        estimate = estimates.pop(name).numpy()
-        if sr != rate:
-            estimate = soxr.resample(estimate, rate, sr, quality="HQ")
-        estimate = estimate[:len(mix)]
-        estimate = np.pad(estimate, [(0, len(mix) - len(estimate)), (0, 0)])
-        if estimate.shape[1] != mix.shape[1]:
-            estimate = np.repeat(estimate, mix.shape[1], axis=1) if estimate.shape[1] == 1 \
-                else estimate.mean(axis=1, keepdims=True)
-        results[name] = estimate.astype(np.float32, copy=False)
+    results = {name: np.empty_like(mix) for name in model.output}
+    position = 0
+    for out in separate_blocks(model, (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK)), sr, model_config,
+                               stages, batch_windows, precision, share_context, segment_seconds):
+        count = len(next(iter(out.values())))
+        for name, block in out.items():
+            results[name][position:position + count] = block
+        position += count
     return results
 
 
-def _separation_pass(model, stages, precision, share_context, batch_windows):
-    """A compiled ``mix [T, C] -> {source: [T, C]}`` for ``model`` with these options.
+def separate_file(model, path, folder, model_config, **options):
+    """Write the stems of the audio file ``path`` to ``folder/<source>.wav`` (16-bit, the file's
+    rate and channels) and return their paths; ``options`` as for ``separate_track``.
 
-    Rebuilt networks (another precision, a long context-sharing model) hold copies of the
-    weights; they are refreshed at every call, so a model trained further separates with its
-    current weights.
+    Reads, separates and writes as it goes, so a long song needs little memory. Formats
+    libsndfile cannot read (m4a, ...) are decoded whole by ffmpeg first. The stems appear
+    only when complete; an error leaves no partial file.
     """
-    key = (id(model), stages, precision, share_context, batch_windows)
-    if key in _PASSES and _PASSES[key][0] is model:
-        _PASSES.move_to_end(key)
-        _, copy, separate = _PASSES[key]
-        if copy is not None:
-            copy.set_weights(model.get_weights())
-        return separate
-    network, hop = model, None
-    if share_context:
-        network, hop = shared_context(network, SHARED_WINDOWS)
-        hop, batch_windows = SHARED_WINDOWS * hop, 1
-    if precision:
-        network = rebuild(network, precision)
-    copy = network if network is not model else None
-    if stages > 1:
-        network = multi_stage(network, stages)
-    separate = tf.function(lambda mix: separate_signal(network, mix, batch_windows, hop), input_signature=[
-        tf.TensorSpec([None, model.input_shape[-1]], tf.float32)])
-    _PASSES[key] = model, copy, separate
-    while len(_PASSES) > 4:
-        _PASSES.popitem(last=False)
-    return separate
+    path = os.fspath(path)
+    try:
+        info = soundfile.info(path)
+        rate, channels = info.samplerate, info.channels
+        blocks = _file_blocks(path)
+    except (RuntimeError, soundfile.LibsndfileError):
+        mix, rate = read_audio(path)
+        channels = mix.shape[1]
+        blocks = (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK))
+    targets = {name: os.path.join(folder, f"{name}.wav") for name in model.output}
+    os.makedirs(folder, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        writers = {name: stack.enter_context(soundfile.SoundFile(
+            stack.enter_context(atomic_path(target)), "w", rate, channels, subtype="PCM_16", format="WAV"))
+            for name, target in targets.items()}
+        try:
+            for out in separate_blocks(model, blocks, rate, model_config, **options):
+                for name, block in out.items():
+                    writers[name].write(block)
+        except AudioError:
+            raise
+        except ValueError as error:  # a mix this model cannot take: name the file
+            raise AudioError(f"cannot separate {path!r}: {error}") from error
+    return targets
+
+
+def _file_blocks(path):
+    try:
+        with soundfile.SoundFile(path) as sound:
+            if not sound.frames:
+                raise AudioError(f"audio file {path!r} holds no samples")
+            yield from sound.blocks(BLOCK, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioError(f"cannot read audio file {path!r}: {error}") from error

@@ -62,7 +62,7 @@ def separate_signal(model, mix, batch_windows=8, hop=None):
 
     parts = {name: tf.TensorArray(mix.dtype, size=batches * batch_windows, infer_shape=False,
                                   element_shape=tf.TensorShape([None, mix.shape[-1]])) for name in names}
-    _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts))
+    _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts), parallel_iterations=1)
     return {name: part.concat() for name, part in parts.items()}
 
 
