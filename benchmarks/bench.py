@@ -54,7 +54,7 @@ def _snr_db(reference, estimate):
 
 
 def bench_separation(results):
-    """U1 on a minute of audio, fp32 and the opt-in bf16 mode (with its difference to fp32)."""
+    """U1 on a minute of audio: fp32, and the opt-in bf16 and XLA modes with their differences."""
     from wavenet_j.separation import separate_track
 
     config = resolve_config("U1")
@@ -73,6 +73,10 @@ def bench_separation(results):
     out["bf16"] = {"seconds": round(bf16, 3), "speedup_vs_fp32": round(best / bf16, 2),
                    "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
                    "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1)}
+    xla, _ = timed(lambda: separate_track(model, mix, RATE, config, jit_compile=True), repeats=3)
+    compiled = separate_track(model, mix, RATE, config, jit_compile=True)
+    out["xla"] = {"seconds": round(xla, 3), "speedup_vs_plain": round(best / xla, 2),
+                  "max_abs_difference": float(max(np.abs(compiled[n] - exact[n]).max() for n in exact))}
     return {"separation": out}
 
 

@@ -176,3 +176,14 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
     with pytest.raises(AudioError, match="surround.wav.*4 channels"):
         separate_file(model, tmp_path / "surround.wav", tmp_path / "surround", config)
     assert not any((tmp_path / "surround").glob("*.wav"))
+
+
+@pytest.mark.parametrize("context, stages", [(True, 1), (False, 2)])
+def test_xla_separation_gives_the_same_numbers(context, stages):
+    config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    model = build_separator(config)
+    mix = np.random.default_rng(7).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
+    plain = separate_track(model, mix, 8000, config, stages=stages)
+    compiled = separate_track(model, mix, 8000, config, stages=stages, jit_compile=True)
+    for name in plain:
+        np.testing.assert_allclose(compiled[name], plain[name], atol=1e-5)

@@ -1,8 +1,8 @@
 """Separating a signal of any length in segments, so memory holds a segment, not the song.
 
 A segment's estimates equal those of the whole signal separated at once: segments start on the
-window grid, and each is given ``margin`` input samples of the signal on both sides (its
-windows' context, and room for the original's last window, moved back to end at the end).
+window grid, each is given its windows' context from the signal on both sides, and the last
+one reaches back far enough for the original's last window, moved back to end at the end.
 Resampling runs as a stream (soxr), which gives the same samples as resampling all at once.
 """
 import collections
@@ -26,11 +26,12 @@ class Plan(NamedTuple):
 
     separate: Callable  # [T, C] at the model's rate -> {source: [T, C]}, compiled
     grid: int  # windows start at multiples of this: the output length, or the aligned hop
-    margin: int  # input samples a segment needs beyond each of its ends
+    margin: int  # input samples a segment needs beyond each of its ends: the context, on the grid
+    last_window: int  # how far back the last segment must reach (the original's grid), else 0
     unit: int  # output samples one model call covers
 
 
-def separation_plan(model, stages=1, precision=None, share_context=True, batch_windows=8):
+def separation_plan(model, stages=1, precision=None, share_context=True, batch_windows=8, jit_compile=False):
     """The compiled ``Plan`` for ``model`` with these options (cached for the last few).
 
     Rebuilt networks (another precision, a long context-sharing model) hold copies of the
@@ -38,7 +39,7 @@ def separation_plan(model, stages=1, precision=None, share_context=True, batch_w
     current weights.
     """
     share_context = share_context and model.model_config["context"]
-    key = (id(model), stages, precision, share_context, batch_windows)
+    key = (id(model), stages, precision, share_context, batch_windows, jit_compile)
     if key in _PLANS and _PLANS[key][0] is model:
         _PLANS.move_to_end(key)
         _, copy, plan = _PLANS[key]
@@ -52,17 +53,18 @@ def separation_plan(model, stages=1, precision=None, share_context=True, batch_w
         network, grid = shared_context(network, SHARED_WINDOWS)
         hop, batch_windows, unit = SHARED_WINDOWS * grid, 1, SHARED_WINDOWS * grid
         margin = grid * -(-(context + output_frames - grid) // grid)  # a window's input reaches past its hop
-    else:  # the original's grid; its last window needs output_frames of signal before the end
-        grid, unit = output_frames, batch_windows * output_frames
-        margin = grid * max(1, -(-context // grid))
+        last_window = 0
+    else:
+        grid, unit, last_window = output_frames, batch_windows * output_frames, output_frames
+        margin = grid * -(-context // grid)
     if precision:
         network = rebuild(network, precision)
     copy = network if network is not model else None
     if stages > 1:
         network = multi_stage(network, stages)
-    separate = tf.function(lambda mix: separate_signal(network, mix, batch_windows, hop), input_signature=[
+    separate = tf.function(lambda mix: separate_signal(network, mix, batch_windows, hop, jit_compile), input_signature=[
         tf.TensorSpec([None, model.input_shape[-1]], tf.float32)])
-    plan = Plan(separate, grid, margin, unit)
+    plan = Plan(separate, grid, margin, last_window, unit)
     _PLANS[key] = model, copy, plan
     while len(_PLANS) > 4:
         _PLANS.popitem(last=False)
@@ -100,7 +102,7 @@ class _Resampler:
 
 
 def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True,
-                    segment_seconds=30.0):
+                    segment_seconds=30.0, jit_compile=False):
     """Separate a mix given as consecutive ``[n, channels]`` float32 blocks at ``sr``.
 
     Yields ``{source: [m, channels]}`` blocks at ``sr`` in order, as many samples in all as the
@@ -108,15 +110,16 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
     """
     config = complete_config(model_config)
     rate, channels = config["expected_sr"], config["num_channels"]
-    plan = separation_plan(model, stages, precision, share_context, batch_windows)
+    plan = separation_plan(model, stages, precision, share_context, batch_windows, jit_compile)
     units = max(round((segment_seconds * rate + 2 * plan.margin) / plan.unit), 2 * plan.margin // plan.unit + 1)
     step = units * plan.unit - 2 * plan.margin  # output samples per segment, a multiple of the grid
+    reach = max(plan.margin, plan.last_window)  # signal looked at (and kept) beyond a segment's ends
     resample_in = _Resampler(sr, rate, channels)
     resample_out = {name: _Resampler(rate, sr, channels) for name in model.output}
     blocks, ended, mix_channels, length = iter(blocks), False, None, 0
     buffer, buffer_start, start, emitted = np.zeros((0, channels), np.float32), 0, 0, 0
     while True:
-        while not ended and buffer_start + len(buffer) < start + step + plan.margin:
+        while not ended and buffer_start + len(buffer) < start + step + reach:
             block = next(blocks, None)
             ended = block is None
             if ended:
@@ -131,9 +134,12 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
                 length += len(block)
                 chunk = resample_in(to_model_channels(block, channels), last=False)
             buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
-        final = ended and buffer_start + len(buffer) <= start + step + plan.margin
+        final = ended and buffer_start + len(buffer) <= start + step + reach
         end = buffer_start + len(buffer) if final else start + step
-        first = max(start - plan.margin, 0)
+        first = start - plan.margin
+        if final and plan.last_window:  # the original's last window ends at the end: start on the grid before it
+            first = min(first, plan.grid * ((end - plan.last_window) // plan.grid))
+        first = max(first, 0)
         segment = buffer[first - buffer_start:(end if final else end + plan.margin) - buffer_start]
         estimates = plan.separate(tf.constant(segment))
         out = {}
@@ -150,5 +156,6 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
         yield {name: block[:count] for name, block in out.items()}
         if final:
             return
-        buffer = buffer[end - plan.margin - buffer_start:]
-        start, buffer_start = end, end - plan.margin
+        keep_from = max(end - reach, 0)
+        buffer = buffer[keep_from - buffer_start:]
+        start, buffer_start = end, keep_from

@@ -14,7 +14,7 @@ BLOCK = 2 ** 17  # samples read or handed over at a time
 
 
 def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True,
-                   segment_seconds=30.0):
+                   segment_seconds=30.0, jit_compile=False):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
     The mix is resampled to the model's rate (soxr, high quality), converted to its channels,
@@ -30,6 +30,8 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
     original's multiples of the output length; ``share_context=False`` runs the original's
     ``predict_track`` windows exactly. ``precision="mixed_bfloat16"`` computes in bf16
     (opt-in: faster where the processor has bf16 arithmetic, with slightly different numbers).
+    ``jit_compile=True`` compiles the model's pass with XLA (opt-in; the same numbers within
+    float rounding).
     """
     mix = np.asarray(mix, dtype=np.float32)
     if mix.ndim != 2 or mix.shape[0] == 0:
@@ -37,7 +39,7 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
     results = {name: np.empty_like(mix) for name in model.output}
     position = 0
     for out in separate_blocks(model, (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK)), sr, model_config,
-                               stages, batch_windows, precision, share_context, segment_seconds):
+                               stages, batch_windows, precision, share_context, segment_seconds, jit_compile):
         count = len(next(iter(out.values())))
         for name, block in out.items():
             results[name][position:position + count] = block

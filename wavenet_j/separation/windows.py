@@ -25,13 +25,14 @@ def window_starts(length, output_frames, hop=None):
     return tf.minimum(tf.range(count) * output_frames, length - output_frames)
 
 
-def separate_signal(model, mix, batch_windows=8, hop=None):
+def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False):
     """``mix`` ``[T, C]`` at the model's rate and channels -> ``{source: [T, C]}``.
 
     Each output window gets its input context around it (zeros beyond the signal's ends) and
     contributes the samples up to the next window's start (see ``window_starts`` for ``hop``).
     Windows run ``batch_windows`` at a time and each keeps only its part, so memory holds the
-    signal, one batch and the result, however long the signal.
+    signal, one batch and the result, however long the signal. ``jit_compile`` compiles the
+    model's pass on a batch with XLA.
     """
     input_frames, output_frames = model.input_shape[1], model.outputs[0].shape[1]
     if hop is not None and not 0 < hop <= output_frames:
@@ -49,11 +50,13 @@ def separate_signal(model, mix, batch_windows=8, hop=None):
     padded = tf.pad(mix, [[context, right], [0, 0]])
     offsets = tf.range(input_frames)
     names = list(model.output)
+    forward = tf.function(lambda windows: model(windows, training=False), jit_compile=True) if jit_compile \
+        else lambda windows: model(windows, training=False)
 
     def run_batch(batch, parts):
         first = batch * batch_windows
         batch_starts = starts[first:first + batch_windows]
-        estimates = model(tf.gather(padded, batch_starts[:, None] + offsets[None, :]), training=False)
+        estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
         for j in range(batch_windows):
             keep = ends[first + j] - starts[first + j]
             parts = {name: parts[name].write(first + j, tf.cast(estimates[name][j, :keep], mix.dtype))
