@@ -40,30 +40,23 @@ def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False):
     length = tf.shape(mix)[0]
     context = (input_frames - output_frames) // 2
     starts = window_starts(length, output_frames, hop)
-    count = tf.shape(starts)[0]
     ends = tf.concat([starts[1:], [length]], axis=0)
-    batches = (count + batch_windows - 1) // batch_windows
-    spare = batches * batch_windows - count  # the last batch is filled with empty copies of the last window
-    starts = tf.concat([starts, tf.fill([spare], starts[-1])], axis=0)
-    ends = tf.concat([ends, tf.fill([spare], starts[-1])], axis=0)
     right = tf.maximum(starts[-1] + input_frames - context - length, 0)
     padded = tf.pad(mix, [[context, right], [0, 0]])
-    offsets = tf.range(input_frames)
+    offsets, positions = tf.range(input_frames), tf.range(output_frames)
+    batches = (tf.shape(starts)[0] + batch_windows - 1) // batch_windows
     names = list(model.output)
     forward = tf.function(lambda windows: model(windows, training=False), jit_compile=True) if jit_compile \
         else lambda windows: model(windows, training=False)
 
     def run_batch(batch, parts):
-        first = batch * batch_windows
-        batch_starts = starts[first:first + batch_windows]
+        batch_starts = starts[batch * batch_windows:(batch + 1) * batch_windows]  # the last batch may be smaller
+        keep = positions[None, :] < (ends[batch * batch_windows:(batch + 1) * batch_windows] - batch_starts)[:, None]
         estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
-        for j in range(batch_windows):
-            keep = ends[first + j] - starts[first + j]
-            parts = {name: parts[name].write(first + j, tf.cast(estimates[name][j, :keep], mix.dtype))
-                     for name in names}
-        return batch + 1, parts
+        return batch + 1, {name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
+                           for name in names}
 
-    parts = {name: tf.TensorArray(mix.dtype, size=batches * batch_windows, infer_shape=False,
+    parts = {name: tf.TensorArray(mix.dtype, size=batches, infer_shape=False,
                                   element_shape=tf.TensorShape([None, mix.shape[-1]])) for name in names}
     _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts), parallel_iterations=1)
     return {name: part.concat() for name, part in parts.items()}
