@@ -112,14 +112,17 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
     rate, channels = config["expected_sr"], config["num_channels"]
     plan = separation_plan(model, stages, precision, share_context, batch_windows, jit_compile)
     units = max(round((segment_seconds * rate + 2 * plan.margin) / plan.unit), 2 * plan.margin // plan.unit + 1)
-    step = units * plan.unit - 2 * plan.margin  # output samples per segment, a multiple of the grid
+    span = units * plan.unit  # a segment's input: whole model calls
     reach = max(plan.margin, plan.last_window)  # signal looked at (and kept) beyond a segment's ends
     resample_in = _Resampler(sr, rate, channels)
     resample_out = {name: _Resampler(rate, sr, channels) for name in model.output}
     blocks, ended, mix_channels, length = iter(blocks), False, None, 0
     buffer, buffer_start, start, emitted = np.zeros((0, channels), np.float32), 0, 0, 0
     while True:
-        while not ended and buffer_start + len(buffer) < start + step + reach:
+        first = max(start - plan.margin, 0)
+        end = first + span - plan.margin  # on the grid: span and margin are
+        ahead = end + reach + (span - 2 * plan.margin) // 2  # a shorter rest joins this segment
+        while not ended and buffer_start + len(buffer) < ahead:
             block = next(blocks, None)
             ended = block is None
             if ended:
@@ -134,12 +137,11 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
                 length += len(block)
                 chunk = resample_in(to_model_channels(block, channels), last=False)
             buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
-        final = ended and buffer_start + len(buffer) <= start + step + reach
-        end = buffer_start + len(buffer) if final else start + step
-        first = start - plan.margin
-        if final and plan.last_window:  # the original's last window ends at the end: start on the grid before it
-            first = min(first, plan.grid * ((end - plan.last_window) // plan.grid))
-        first = max(first, 0)
+        final = ended and buffer_start + len(buffer) <= ahead
+        if final:
+            end = buffer_start + len(buffer)
+            if plan.last_window:  # the original's last window ends at the end: start on the grid before it
+                first = max(min(first, plan.grid * ((end - plan.last_window) // plan.grid)), 0)
         segment = buffer[first - buffer_start:(end if final else end + plan.margin) - buffer_start]
         estimates = plan.separate(tf.constant(segment))
         out = {}
