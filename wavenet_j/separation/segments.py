@@ -16,8 +16,8 @@ from wavenet_j.configs import complete_config
 from wavenet_j.models import multi_stage, rebuild
 from wavenet_j.separation.windows import separate_signal, shared_context
 
-SHARED_WINDOWS = 24  # per pass of a context model: M4 computes 0.25x the FLOPs of separate windows; more
-# windows per pass save little more (0.24x at 32) and cost memory (10 minutes of M4 under 1.5 GB)
+SHARED_WINDOWS = 16  # per pass of a context model: M4 computes 0.26x the FLOPs of separate windows; more
+# windows per pass save little more (0.24x at 32) and cost memory (0.1 GB more at 24: 10 minutes of M4 near 1.5 GB)
 _PLANS = collections.OrderedDict()  # the last few compiled plans: building and tracing one takes seconds
 
 
