@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import numpy as np
+
 from wavenet_j.configs import resolve_config
 from wavenet_j.models.summary import describe
 
@@ -36,7 +38,6 @@ def test_models_with_an_unknown_name_fails_and_lists_the_known_ones():
 
 
 def test_separate_an_mp3_into_stems(tmp_path):
-    import numpy as np
     import soundfile
 
     from wavenet_j.models import build_separator
@@ -60,3 +61,24 @@ def test_separate_an_mp3_into_stems(tmp_path):
     missing = run("separate", str(tmp_path / "nope.mp3"), "--model", str(model))
     assert missing.returncode != 0 and "no audio file at" in missing.stderr
     assert run("separate", str(mp3)).returncode != 0  # no model given
+
+
+def test_evaluate_with_the_shared_context_pass_or_the_original_windows(tmp_path):
+    import json
+
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
+    model = tmp_path / "context.keras"
+    build_separator(dict(resolve_config(["U1", "tiny"]), context=True, num_layers=4, num_frames=1024)).save(model)
+    sdr = {}
+    for flags in ([], ["--original-windows"]):
+        out = tmp_path / ("original" if flags else "shared")
+        result = run("evaluate", "--musdb", str(root), "--model", str(model), "-o", str(out), *flags)
+        assert result.returncode == 0, result.stderr[-2000:]
+        (scores,) = (out / "context" / "test").glob("*.json")
+        frames = json.loads(scores.read_text())["targets"][0]["frames"]
+        sdr[bool(flags)] = np.array([frame["metrics"]["SDR"] for frame in frames])
+    # the same model on two window grids: close, not identical
+    assert not np.array_equal(sdr[True], sdr[False]) and np.allclose(sdr[True], sdr[False], atol=1.0)

@@ -75,11 +75,12 @@ def _evaluate(args):
         models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
     if not models:
         sys.exit("wavenet-j evaluate: give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
+    separation = {"stages": args.stages, "share_context": not args.original_windows}
     columns = {}
     for name, path, config in models:
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
             columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
-                                          args.stages, (index, count), args.workers, progress=lambda _: bar.update()))
+                                          separation, (index, count), args.workers, progress=lambda _: bar.update()))
     table = markdown_table(columns)
     write_text(os.path.join(args.output, "comparison.md"), table)
     print(table)
@@ -179,6 +180,8 @@ def main(argv=None):
     evaluate.add_argument("--config", help="the original checkpoint's named config or JSON")
     evaluate.add_argument("--subset", default="test")
     evaluate.add_argument("--stages", type=int, default=1)
+    evaluate.add_argument("--original-windows", action="store_true",
+                          help="context models: the original's window grid instead of the faster shared-context pass")
     evaluate.add_argument("--workers", type=int, default=1, help="tracks scored in parallel processes")
     evaluate.add_argument("--shard", default="0/1", help="i/n: every n-th track from the i-th (several machines)")
     evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")

@@ -28,12 +28,13 @@ def references(audio, source_names):
     return {name: stems[name] for name in source_names}
 
 
-def score_track(model, model_config, track, stages=1):
-    """``{source: {metric: [per-second values]}}`` of one musdb track."""
+def score_track(model, model_config, track, separation=None):
+    """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
+    ``separate_track``'s options (``stages``, ``share_context``, ``precision`` ...)."""
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
-    estimates = separate_track(model, audio[0], rate, model_config, stages=stages)
+    estimates = separate_track(model, audio[0], rate, model_config, **(separation or {}))
     return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
 
 
@@ -50,19 +51,21 @@ def _write_scores(path, name, scores):
     write_text(path, store.json)
 
 
-def _start_worker(model_path, model_config, root, subset, stages):
+def _start_worker(model_path, model_config, root, subset, separation):
     from wavenet_j.interop import load_separator
 
     model, config = load_separator(model_path, model_config)
-    _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)}, stages=stages)
+    _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)},
+                   separation=separation)
 
 
 def _score_in_worker(name, path):
-    _write_scores(path, name, score_track(_worker["model"], _worker["config"], _worker["tracks"][name], _worker["stages"]))
+    _write_scores(path, name, score_track(_worker["model"], _worker["config"], _worker["tracks"][name],
+                                               _worker["separation"]))
     return name
 
 
-def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="test", stages=1, shard=(0, 1),
+def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="test", separation=None, shard=(0, 1),
                    workers=1, progress=lambda track: None):
     """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``."""
     index, count = shard
@@ -71,7 +74,7 @@ def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="t
     names = [t.name for t in musdb_tracks(musdb_root, subset)][index::count]
     pending = [(name, _track_file(out_dir, subset, name)) for name in names
                if not os.path.exists(_track_file(out_dir, subset, name))]
-    args = (model_path, model_config, musdb_root, subset, stages)
+    args = (model_path, model_config, musdb_root, subset, separation)
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
