@@ -65,7 +65,7 @@ class Study:
             model = self.trained(name)
             config = self.config(name)
             root = musdb_root(config)
-            evaluate_model(model, results, root, stages=stages)
+            evaluate_model(model, results, root, separation={"stages": stages})
         except Exception as error:  # a failed run is a marked gap in the outputs, never a silent number
             self.manifest["gaps"][label] = f"{type(error).__name__}: {error}"
             self._save()
