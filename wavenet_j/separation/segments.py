@@ -71,7 +71,7 @@ def separation_plan(model, stages=1, precision=None, share_context=True, batch_w
     return plan
 
 
-def to_model_channels(mix, channels):
+def _to_model_channels(mix, channels):
     """The original's rule: mono models take the channel mean; stereo models duplicate a mono mix."""
     if channels == 1:
         return mix.mean(axis=1, keepdims=True)
@@ -135,7 +135,7 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
                 if not np.all(np.isfinite(block)):
                     raise ValueError(f"the mix has NaN or infinite samples (after sample {length})")
                 length += len(block)
-                chunk = resample_in(to_model_channels(block, channels), last=False)
+                chunk = resample_in(_to_model_channels(block, channels), last=False)
             buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
         final = ended and buffer_start + len(buffer) <= ahead
         if final:

@@ -38,7 +38,7 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
         raise ValueError(f"mix must be [samples, channels] with samples > 0, got shape {mix.shape}")
     results = {name: np.empty_like(mix) for name in model.output}
     position = 0
-    for out in separate_blocks(model, (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK)), sr, model_config,
+    for out in separate_blocks(model, _array_blocks(mix), sr, model_config,
                                stages, batch_windows, precision, share_context, segment_seconds, jit_compile):
         count = len(next(iter(out.values())))
         for name, block in out.items():
@@ -63,7 +63,7 @@ def separate_file(model, path, folder, model_config, **options):
     except (RuntimeError, soundfile.LibsndfileError):
         mix, rate = read_audio(path)
         channels = mix.shape[1]
-        blocks = (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK))
+        blocks = _array_blocks(mix)
     targets = {name: os.path.join(folder, f"{name}.wav") for name in model.output}
     os.makedirs(folder, exist_ok=True)
     with contextlib.ExitStack() as stack:
@@ -79,6 +79,10 @@ def separate_file(model, path, folder, model_config, **options):
         except ValueError as error:  # a mix this model cannot take: name the file
             raise AudioError(f"cannot separate {path!r}: {error}") from error
     return targets
+
+
+def _array_blocks(mix):
+    return (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK))
 
 
 def _file_blocks(path):
