@@ -34,7 +34,7 @@ def main(cfg, model_path, out_dir, subset, separation, shard, workers):
     if not model_path:
         raise ValueError("give model_path=...")
     index, count = (int(part) for part in str(shard).split("/"))
-    column = evaluate_model(model_path, out_dir, musdb_root(cfg["model_config"]), cfg["model_config"], subset, dict(separation),
-                            (index, count), workers)
+    column = evaluate_model(model_path, out_dir, musdb_root(cfg["model_config"]), cfg["model_config"], subset,
+                            dict(separation), (index, count), workers)
     print(markdown_table(column))
     return column

@@ -60,8 +60,8 @@ def _start_worker(model_path, model_config, root, subset, separation):
 
 
 def _score_in_worker(name, path):
-    _write_scores(path, name, score_track(_worker["model"], _worker["config"], _worker["tracks"][name],
-                                               _worker["separation"]))
+    track = _worker["tracks"][name]
+    _write_scores(path, name, score_track(_worker["model"], _worker["config"], track, _worker["separation"]))
     return name
 
 

@@ -20,7 +20,7 @@ from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
-from wavenet_j.models import build_separator, stage_estimates, rebuild
+from wavenet_j.models import build_separator, rebuild, stage_estimates
 from wavenet_j.training.schedule import Schedule
 
 
