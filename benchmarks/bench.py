@@ -90,7 +90,7 @@ def bench_separation_context():
     config = resolve_config("M4")
     model = build_separator(config)
     mix = _minute()
-    windowed, _ = timed(lambda: separate_track(model, mix, RATE, config, share_context=False), repeats=2)
+    windowed, _ = timed(lambda: separate_track(model, mix, RATE, config, windows="original"), repeats=2)
     shared, _ = timed(lambda: separate_track(model, mix, RATE, config), repeats=2)
     from wavenet_j.separation.segments import SHARED_WINDOWS
 

@@ -23,18 +23,18 @@ def config():
     model_path = None  # noqa: F841 (.keras model, or an original TF1 checkpoint prefix for the selected config)
     out_dir = "results"  # noqa: F841
     subset = "test"  # noqa: F841
-    separation = {"stages": 1, "share_context": True}  # noqa: F841 (separate_track's options; share_context=False:
-    # the original's window grid for context models)
+    stages = 1  # noqa: F841 (progressive inference stages)
+    windows = "original"  # noqa: F841 (context models' window grid: "original", as the paper scores, or "shared")
     shard = "0/1"  # noqa: F841 (i/n: every n-th track from the i-th)
     workers = 1  # noqa: F841
 
 
 @ex.automain
-def main(cfg, model_path, out_dir, subset, separation, shard, workers):
+def main(cfg, model_path, out_dir, subset, stages, windows, shard, workers):
     if not model_path:
         raise ValueError("give model_path=...")
     index, count = (int(part) for part in str(shard).split("/"))
     column = evaluate_model(model_path, out_dir, musdb_root(cfg["model_config"]), cfg["model_config"], subset,
-                            dict(separation), (index, count), workers)
+                            {"stages": stages, "windows": windows}, (index, count), workers)
     print(markdown_table(column))
     return column

@@ -24,15 +24,16 @@ def config():
     input_path = None  # noqa: F841 (any audio file ffmpeg reads)
     output_path = None  # noqa: F841 (default: next to the input file, as the original)
     stages = 1  # noqa: F841 (progressive inference stages)
+    windows = "shared"  # noqa: F841 (context models' window grid: "shared" (faster) or "original" (the original's))
 
 
 @ex.automain
-def main(cfg, model_path, input_path, output_path, stages):
+def main(cfg, model_path, input_path, output_path, stages, windows):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
     model, model_config = load_separator(model_path, cfg["model_config"])
     folder = os.path.join(output_path or os.path.dirname(os.path.abspath(input_path)),
                           os.path.splitext(os.path.basename(input_path))[0])
-    separate_file(model, input_path, folder, model_config, stages=stages)
+    separate_file(model, input_path, folder, model_config, stages=stages, windows=windows)
     print(f"stems in {folder}/")
     return folder

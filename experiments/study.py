@@ -20,9 +20,10 @@ def config():
     base = "tiny"  # noqa: F841 (named configs added to every model, joined with '+')
     out_dir = "docs/study"  # noqa: F841
     tables = True  # noqa: F841
+    windows = "original"  # noqa: F841 (context models' window grid for scoring: "original" or "shared")
 
 
 @ex.automain
-def main(base, out_dir, tables):
-    report = run_study(out_dir, base=[name for name in base.split("+") if name], tables=tables)
+def main(base, out_dir, tables, windows):
+    report = run_study(out_dir, base=[name for name in base.split("+") if name], tables=tables, windows=windows)
     return report["correlation"]

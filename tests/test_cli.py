@@ -54,7 +54,7 @@ def test_separate_an_mp3_into_stems(tmp_path):
     for source in ("accompaniment", "vocals"):
         stem, stem_rate = soundfile.read(tmp_path / "out" / "My Song" / f"{source}.wav")
         assert stem_rate == rate and stem.shape == mix.shape
-    fast = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "bf16"), "--bf16", "--original-windows")
+    fast = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "bf16"), "--bf16", "--windows", "original")
     assert fast.returncode == 0, fast.stderr[-2000:]
     exact, rounded = (soundfile.read(tmp_path / out / "My Song" / "vocals.wav")[0] for out in ("out", "bf16"))
     assert 0 < np.abs(exact - rounded).max() < 0.05
@@ -63,7 +63,7 @@ def test_separate_an_mp3_into_stems(tmp_path):
     assert run("separate", str(mp3)).returncode != 0  # no model given
 
 
-def test_evaluate_with_the_shared_context_pass_or_the_original_windows(tmp_path):
+def test_evaluate_scores_on_the_original_windows_unless_told_otherwise(tmp_path):
     import json
 
     from wavenet_j.data.toy import make_toy_corpus
@@ -73,12 +73,14 @@ def test_evaluate_with_the_shared_context_pass_or_the_original_windows(tmp_path)
     model = tmp_path / "context.keras"
     build_separator(dict(resolve_config(["U1", "tiny"]), context=True, num_layers=4, num_frames=1024)).save(model)
     sdr = {}
-    for flags in ([], ["--original-windows"]):
-        out = tmp_path / ("original" if flags else "shared")
+    for grid in ("default", "original", "shared"):
+        out = tmp_path / grid
+        flags = [] if grid == "default" else ["--windows", grid]
         result = run("evaluate", "--musdb", str(root), "--model", str(model), "-o", str(out), *flags)
         assert result.returncode == 0, result.stderr[-2000:]
         (scores,) = (out / "context" / "test").glob("*.json")
         frames = json.loads(scores.read_text())["targets"][0]["frames"]
-        sdr[bool(flags)] = np.array([frame["metrics"]["SDR"] for frame in frames])
+        sdr[grid] = np.array([frame["metrics"]["SDR"] for frame in frames])
+    np.testing.assert_array_equal(sdr["default"], sdr["original"])
     # the same model on two window grids: close, not identical
-    assert not np.array_equal(sdr[True], sdr[False]) and np.allclose(sdr[True], sdr[False], atol=1.0)
+    assert not np.array_equal(sdr["original"], sdr["shared"]) and np.allclose(sdr["original"], sdr["shared"], atol=1.0)

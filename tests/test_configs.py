@@ -76,6 +76,12 @@ def test_unknown_named_config_lists_the_known_ones():
     ({"res_path_units": 2}, r"res_path_levels > 0"),
     ({"num_channels": 1}, r"'num_channels'\] is 1 but .* give 2"),
     ({"num_stages": 2, "context": True}, r"'num_stages'\] > 1 needs context=False"),
+    ({"input_filter_size": 7}, r"'input_filter_size'\] = 7 differs from filter_size = 15: the original's first conv"),
+    ({"init_sup_sep_lr": 3e-4}, r"'init_sup_sep_lr'\] is the first stage's learning rate in model_config\['schedule'\]"),
+    ({"schedule": []}, r"'schedule'\] = \[\] must be a non-empty list of \[batch size factor"),
+    ({"schedule": [[0, 1e-4]]}, r"'schedule'\] = \[\[0, 0.0001\]\]"),
+    ({"schedule": [[1, 1e-4], [2]]}, r"'schedule'"),
+    ({"schedule": [[1, -1e-4]]}, r"'schedule'"),
 ])
 def test_bad_config_values_name_the_key(partial, message):
     with pytest.raises(ConfigError, match=message):

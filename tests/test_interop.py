@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -24,7 +25,7 @@ CONFIGS = {
         SMALL, num_frames=64, upsampling="learned", task="multi_instrument", output_type="direct",
         output_activation="linear"),
     "context_mono_direct": dict(SMALL, num_frames=33, context=True, mono_downmix=True, output_type="direct",
-                                input_filter_size=7, output_filter_size=3),
+                                filter_size=7, input_filter_size=7, output_filter_size=3),
 }
 
 
@@ -98,6 +99,33 @@ def test_original_config_dicts_map_to_ours():
         from_original_config({"network": "unet_spectrogram"})
     with pytest.raises(ConfigError, match="'dropout' is not one of"):
         from_original_config({"dropout": 0.5})
+
+
+def test_original_learning_rate_and_filter_sizes_map_to_ours():
+    assert from_original_config({"init_sup_sep_lr": 3e-4})["schedule"] == [[1, 3e-4], [2, 1e-5]]
+    assert resolve_config("M4")["schedule"] == [[1, 1e-4], [2, 1e-5]]
+    # The original's baseline_context_smallfilter_deep: filter_size 5 beside the base's input_filter_size 15.
+    with pytest.raises(ConfigError, match="input_filter_size'\\] = 15 differs from filter_size = 5"):
+        from_original_config({"output_type": "difference", "context": True, "num_layers": 14, "filter_size": 5,
+                              "merge_filter_size": 1})
+
+
+def test_a_checkpoint_named_after_another_original_config_warns_naming_both(tmp_path):
+    prefix = str(tmp_path / "full_44KHz" / "full_44KHz-236118")
+    with pytest.warns(UserWarning, match=r"named after the original's config 'full_44KHz' but is loaded with config "
+                                         r"'full' \(expected_sr 44100 there, 22050 here\)"):
+        with pytest.raises(CheckpointMismatch):  # the warning comes before the checkpoint is read
+            import_original_checkpoint(None, prefix, resolve_config("full"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for path, config in ((prefix, "full_44KHz"), (str(tmp_path / "mine" / "model-3"), "full")):
+            with pytest.raises(CheckpointMismatch):
+                import_original_checkpoint(None, path, resolve_config(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "full", "--out",
+         str(tmp_path / "m.keras")], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "wavenet-j: warning: checkpoint" in result.stderr and "'full_44KHz'" in result.stderr
 
 
 def test_import_original_command_writes_a_ready_keras_model(tmp_path):

@@ -63,7 +63,7 @@ def test_separate_track_shares_context_or_runs_the_original_windows():
     model = build_separator(config)
     mix = np.random.default_rng(3).uniform(-0.5, 0.5, (2000, 2)).astype(np.float32)
     original = original_predict_track(model, mix)
-    exact = separate_track(model, mix, 8000, config, share_context=False)
+    exact = separate_track(model, mix, 8000, config, windows="original")
     shared = separate_track(model, mix, 8000, config)
     for name in original:
         np.testing.assert_allclose(exact[name], original[name], atol=1e-6)
@@ -135,18 +135,18 @@ def test_bf16_separation_is_close_to_float32():
         assert 0 < difference < 0.05  # bf16 keeps 8 bits of mantissa: close, not equal
 
 
-@pytest.mark.parametrize("context, share", [(False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("context, windows", [(False, "shared"), (True, "original"), (True, "shared")])
 @pytest.mark.parametrize("rate, channels", [(8000, 2), (11025, 1)])
-def test_segments_change_no_number(context, share, rate, channels):
+def test_segments_change_no_number(context, windows, rate, channels):
     config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(5).uniform(-0.5, 0.5, (5000, channels)).astype(np.float32)
-    whole = separate_track(model, mix, rate, config, share_context=share)
+    whole = separate_track(model, mix, rate, config, windows=windows)
     for seconds in (0.01, 0.07):  # segments of one grid unit, and of several
-        pieces = separate_track(model, mix, rate, config, share_context=share, segment_seconds=seconds)
+        pieces = separate_track(model, mix, rate, config, windows=windows, segment_seconds=seconds)
         for name in whole:
             np.testing.assert_allclose(pieces[name], whole[name], atol=1e-6)
-    if rate == 8000 and channels == 2 and not share:  # and both are the original's predict_track
+    if rate == 8000 and channels == 2 and windows == "original":  # and both are the original's predict_track
         for name, expected in original_predict_track(model, mix).items():
             np.testing.assert_allclose(whole[name], expected, atol=1e-6)
 

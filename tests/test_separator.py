@@ -210,3 +210,12 @@ def test_receptive_field_by_hand():
     m4 = resolve_config("M4")
     input_frames, output_frames = get_padding(m4)
     assert input_frames - output_frames + 1 <= receptive_field(m4) <= input_frames
+
+
+def test_every_encoder_conv_has_filter_size_as_in_the_original_graph():
+    config = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 7, "input_filter_size": 7, "num_frames": 64}
+    model = build_separator(config)
+    widths = [model.get_layer(f"encoder_conv{level}").kernel.shape[0] for level in range(3)]
+    assert widths == [7, 7, 7] and model.get_layer("bottleneck_conv").kernel.shape[0] == 7
+    with pytest.raises(ConfigError, match="input_filter_size'\\] = 15 differs from filter_size = 7"):
+        build_separator({"num_layers": 3, "filter_size": 7, "num_frames": 64})

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from wavenet_j.configs import resolve_config
 from wavenet_j.models import build_separator
-from wavenet_j.training import STAGES, Schedule, Trainer, TrainingError
+from wavenet_j.training import Schedule, Trainer, TrainingError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -34,19 +34,39 @@ def tiny(name, toy_root, tmp_path, **extra):
     return config
 
 
-def test_schedule_follows_the_paper():
-    schedule = Schedule(worse_epochs=2)
-    assert (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (16, 1e-4)
+@pytest.mark.parametrize("name, stages, patience", [
+    ("M4", [(16, 1e-4), (32, 1e-5)], 20),  # the original Wave-U-Net's Training.py
+    ("full_44KHz", [(16, 1e-4), (32, 1e-5)], 20),
+    ("J1", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),  # the J-Net paper, section 3.2
+    ("U3_10", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),
+])
+def test_each_codebase_trains_with_its_own_schedule(name, stages, patience):
+    config = resolve_config(name)
+    schedule = Schedule.from_config(config)
+    seen = []
+    while not schedule.done:
+        seen.append((schedule.batch_size(config["batch_size"]), schedule.learning_rate))
+        schedule.record(1.0)  # the first epoch of a stage: not better than the best so far after stage 1
+        epochs = 1
+        while schedule.stage == len(seen):
+            schedule.record(2.0)
+            epochs += 1
+        assert epochs == patience + (len(seen) == 1)  # stage 1's first epoch improves on infinity
+    assert seen == stages
+
+
+def test_early_stopping_within_a_stage_and_the_epoch_cap():
+    schedule = Schedule([(1, 1e-4), (2, 1e-5), (2, 1e-6)], worse_epochs=2)
     for loss in (1.0, 0.9, 0.95, 0.96):  # two epochs without a better loss end stage 1
         schedule.record(loss)
-    assert schedule.stage == 2 and (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (32, 1e-5)
+    assert schedule.stage == 2 and (schedule.batch_size(16), schedule.learning_rate) == (32, 1e-5)
     assert schedule.record(0.8) and not schedule.record(0.85)
     schedule.record(0.86)
-    assert schedule.stage == 3 and (schedule.batch_size(16), schedule.learning_rate(1e-4)) == (32, 1e-6)
+    assert schedule.stage == 3 and (schedule.batch_size(16), schedule.learning_rate) == (32, 1e-6)
     schedule.record(0.9)
     schedule.record(0.9)
-    assert schedule.done and schedule.best == 0.8 and len(STAGES) == 3
-    capped = Schedule(worse_epochs=15, max_epochs=2)
+    assert schedule.done and schedule.best == 0.8
+    capped = Schedule([(1, 1e-4), (2, 1e-5)], worse_epochs=15, max_epochs=2)
     capped.record(1.0)
     capped.record(0.5)
     assert capped.stage == 2  # improving, but the cap ends the stage
@@ -62,7 +82,7 @@ def fixed_batch(config):
 def test_training_lowers_the_loss_and_leaves_frozen_weights_bit_identical(name, toy_root, tmp_path):
     from wavenet_j.training import example_losses
 
-    config = tiny(name, toy_root, tmp_path, epoch_it=25, init_sup_sep_lr=1e-3)
+    config = tiny(name, toy_root, tmp_path, epoch_it=25, schedule=[[1, 1e-3]])
     initial = build_separator(config)
     mix, targets = fixed_batch(config)
     before = float(tf.reduce_mean(example_losses(initial, mix, targets, config, training=False)))
@@ -108,6 +128,45 @@ def test_stages_switch_on_schedule_and_everything_is_logged(toy_root, tmp_path):
     with open(os.path.join(config["model_base_dir"], "schedule", "split.json")) as handle:
         split = json.load(handle)
     assert len(split["valid"]) == 1 and len(split["train"]) == 3
+
+
+class ScriptedValidation(Trainer):
+    """A trainer whose validation losses follow a script; it notes the weights and Adam's moments
+    at the start of every epoch and at its end (when it is validated)."""
+
+    def __init__(self, losses, *args):
+        super().__init__(*args)
+        self.losses, self.starts, self.ends = list(losses), [], []
+
+    def _state(self):
+        moments = [v for v in self.optimizer.variables if v.path.endswith(("_momentum", "_velocity"))]
+        return [w.numpy() for w in self.model.weights], [m.numpy() for m in moments]
+
+    def _train_step_fn(self, global_batch):  # asked for at the start of every epoch
+        self.starts.append(self._state())
+        return super()._train_step_fn(global_batch)
+
+    def validate(self, dataset):
+        self.ends.append(self._state())
+        return self.losses.pop(0), {}
+
+
+def test_a_new_stage_continues_from_the_latest_weights_and_adam_state(toy_root, tmp_path):
+    config = tiny("U1", toy_root, tmp_path, epoch_it=3, max_epochs=None, worse_epochs=1,
+                  schedule=[[1, 1e-3], [2, 1e-4]], num_initial_filters=4)
+    trainer = ScriptedValidation([1.0, 2.0, 3.0], config, "stages")  # epoch 2 is worse: stage 2 starts after it
+    trainer.fit()
+    assert len(trainer.starts) == len(trainer.ends) == 3
+    (best_weights, _), (last_weights, last_moments), (next_weights, next_moments) = \
+        trainer.ends[0], trainer.ends[1], trainer.starts[2]
+    assert len(last_moments) == 2 * len(trainer.model.trainable_weights)
+    assert all(np.any(m != 0) for m in last_moments)  # Adam has moments to lose
+    for last, following in zip(last_weights + last_moments, next_weights + next_moments):
+        np.testing.assert_array_equal(following, last)  # nothing reset, nothing restored
+    saved_best = keras.saving.load_model(os.path.join(config["model_base_dir"], "stages", "best.keras"))
+    for best, saved in zip(best_weights, saved_best.get_weights()):
+        np.testing.assert_array_equal(saved, best)  # best.keras is epoch 1's model ...
+    assert any(not np.array_equal(b, n) for b, n in zip(best_weights, next_weights))  # ... and stage 2 ignores it
 
 
 RUN = """

@@ -64,8 +64,7 @@ def original_separator(mix, config, training=False):
     with v1.variable_scope("separator"):
         x, skips = mix, []
         for level in range(levels):
-            width = config["input_filter_size"] if level == 0 else config["filter_size"]
-            x = conv(x, filters * (level + 1), width, padding, _leaky_relu)
+            x = conv(x, filters * (level + 1), config["filter_size"], padding, _leaky_relu)  # the first one too
             skips.append(x)
             x = x[:, ::2, :]
         x = conv(x, filters * (levels + 1), config["filter_size"], padding, _leaky_relu)

@@ -3,6 +3,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 
 def _models(args):
@@ -75,7 +76,7 @@ def _evaluate(args):
         models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
     if not models:
         sys.exit("wavenet-j evaluate: give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
-    separation = {"stages": args.stages, "share_context": not args.original_windows}
+    separation = {"stages": args.stages, "windows": args.windows}
     columns = {}
     for name, path, config in models:
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
@@ -96,7 +97,7 @@ def _separate(args):
     for song in tqdm(args.songs, desc="separating", unit="song"):
         folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
         try:
-            separate_file(model, song, folder, config, stages=args.stages, share_context=not args.original_windows,
+            separate_file(model, song, folder, config, stages=args.stages, windows=args.windows,
                           precision="mixed_bfloat16" if args.bf16 else None)
         except AudioError as error:
             sys.exit(f"wavenet-j separate: {error}")
@@ -111,7 +112,7 @@ def _study(args):
         sys.exit(f"wavenet-j study: pairs are written U/J, e.g. U1/J1; got {args.pairs}")
     kwargs = {"pairs": pairs} if pairs else {}
     report = run_study(args.output, base=args.config.split("+") if args.config else [], tables=not args.no_tables,
-                       study_id=args.study_id, **kwargs)
+                       study_id=args.study_id, windows=args.windows, **kwargs)
     with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
         print(handle.read())
     if report["gaps"]:
@@ -137,8 +138,16 @@ def _export(args):
     print(f"wrote {args.out}")
 
 
+def _windows_option(parser, default):
+    parser.add_argument("--windows", choices=["original", "shared"], default=default,
+                        help="context models' window grid: 'original' (the original's predict_track, scores "
+                             "comparable with its and the paper's) or 'shared' (several times faster, estimates "
+                             f"slightly different); default: {default}")
+
+
 def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
+    warnings.formatwarning = lambda message, *_: f"wavenet-j: warning: {message}\n"
     parser = argparse.ArgumentParser(prog="wavenet-j", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     models = commands.add_parser(
@@ -169,8 +178,7 @@ def main(argv=None):
     separate.add_argument("--stages", type=int, default=1, help="progressive inference stages (context-free models)")
     separate.add_argument("--bf16", action="store_true",
                           help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
-    separate.add_argument("--original-windows", action="store_true",
-                          help="context models: the original's window grid instead of the faster shared-context pass")
+    _windows_option(separate, "shared")
     separate.set_defaults(run=_separate)
     evaluate = commands.add_parser("evaluate", help="score models on MUSDB's test set: museval JSON per track, "
                                                     "the paper's SDR statistics")
@@ -180,8 +188,7 @@ def main(argv=None):
     evaluate.add_argument("--config", help="the original checkpoint's named config or JSON")
     evaluate.add_argument("--subset", default="test")
     evaluate.add_argument("--stages", type=int, default=1)
-    evaluate.add_argument("--original-windows", action="store_true",
-                          help="context models: the original's window grid instead of the faster shared-context pass")
+    _windows_option(evaluate, "original")
     evaluate.add_argument("--workers", type=int, default=1, help="tracks scored in parallel processes")
     evaluate.add_argument("--shard", default="0/1", help="i/n: every n-th track from the i-th (several machines)")
     evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")
@@ -192,6 +199,7 @@ def main(argv=None):
     study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
     study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
+    _windows_option(study, "original")
     study.add_argument("-o", "--output", default="docs/study")
     study.set_defaults(run=_study)
     search = commands.add_parser("search", help="rank U variants by their J twins, train only the best as U")

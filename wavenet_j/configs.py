@@ -6,6 +6,12 @@ repository turns them into the Sacred ingredient ``cfg`` (``with cfg.J1 cfg.tiny
 """
 import copy
 
+# Training stages, one (batch size factor, Adam learning rate) pair each. The J-Net paper's
+# (section 3.2; its authors' Training.py uses batch 16, 32, 32): lr 1e-4, then batch x2 and 1e-5,
+# then 1e-6. The original Wave-U-Net's Training.py: two stages, the second with batch x2 and 1e-5.
+PAPER_SCHEDULE = [[1, 1e-4], [2, 1e-5], [2, 1e-6]]
+ORIGINAL_SCHEDULE = [[1, 1e-4], [2, 1e-5]]
+
 # U1, the J-Net paper's baseline (Wave-U-Net M4 without input context, 10 layers).
 BASE_CONFIG = {
     # task and audio
@@ -37,7 +43,7 @@ BASE_CONFIG = {
     # data and training (paper section 3.2)
     "augmentation": True,
     "batch_size": 16,
-    "init_sup_sep_lr": 1e-4,
+    "schedule": PAPER_SCHEDULE,  # one (batch size factor, learning rate) pair per early-stopped stage
     "epoch_it": 2000,
     "worse_epochs": 15,
     "max_epochs": None,  # cap on the epochs of each stage; None = the paper's early stopping alone
@@ -63,7 +69,8 @@ SOURCE_NAMES = {
 _J = {"freeze_encoder": True}
 
 # The original Wave-U-Net (Stoller et al. 2018): its base is mono, direct output, 12 layers.
-_M1 = {"num_layers": 12, "mono_downmix": True, "output_type": "direct", "worse_epochs": 20}
+_M1 = {"num_layers": 12, "mono_downmix": True, "output_type": "direct", "worse_epochs": 20,
+       "schedule": ORIGINAL_SCHEDULE}
 _M2 = dict(_M1, output_type="difference")
 _M3 = dict(_M2, context=True)
 _M4 = dict(_M3, mono_downmix=False)
@@ -170,6 +177,10 @@ def complete_config(partial):
 
     Raises ConfigError naming the offending key, what it holds and what is allowed.
     """
+    if "init_sup_sep_lr" in partial:
+        raise ConfigError(
+            "model_config['init_sup_sep_lr'] is the first stage's learning rate in model_config['schedule'] "
+            f"here (one [batch size factor, learning rate] pair per stage, e.g. {PAPER_SCHEDULE}); set that instead")
     unknown = sorted(set(partial) - set(BASE_CONFIG) - set(DERIVED_KEYS))
     if unknown:
         raise ConfigError(
@@ -214,10 +225,16 @@ def _validate_values(config):
     fraction = config["valid_fraction"]
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise ConfigError(f"model_config['valid_fraction'] = {fraction!r} must be a number in [0, 1)")
-    for key in ("init_sup_sep_lr", "identity_loss_weight"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise ConfigError(f"model_config[{key!r}] = {value!r} must be a number >= 0")
+    value = config["identity_loss_weight"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"model_config['identity_loss_weight'] = {value!r} must be a number >= 0")
+    _validate_schedule(config["schedule"])
+    config["schedule"] = [list(pair) for pair in config["schedule"]]
+    if config["input_filter_size"] != config["filter_size"]:
+        raise ConfigError(
+            f"model_config['input_filter_size'] = {config['input_filter_size']} differs from filter_size = "
+            f"{config['filter_size']}: the original's first conv has width filter_size and only its get_padding "
+            f"reads input_filter_size, so its shapes agree only when the two are equal")
     layers = config["num_layers"]
     for key in ("res_path_levels", "multires_levels"):
         if config[key] > layers:
@@ -241,3 +258,15 @@ def _validate_values(config):
         raise ConfigError(
             "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "
             "than its input, so a stage's estimate cannot be fed back as the next stage's input")
+
+
+def _validate_schedule(schedule):
+    def is_pair(pair):
+        return (isinstance(pair, (list, tuple)) and len(pair) == 2
+                and isinstance(pair[0], int) and not isinstance(pair[0], bool) and pair[0] >= 1
+                and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool) and pair[1] > 0)
+
+    if not isinstance(schedule, (list, tuple)) or not schedule or not all(is_pair(pair) for pair in schedule):
+        raise ConfigError(
+            f"model_config['schedule'] = {schedule!r} must be a non-empty list of [batch size factor (integer "
+            f">= 1), learning rate (> 0)] pairs, one per stage, e.g. {PAPER_SCHEDULE}")

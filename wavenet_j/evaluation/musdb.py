@@ -30,11 +30,16 @@ def references(audio, source_names):
 
 def score_track(model, model_config, track, separation=None):
     """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
-    ``separate_track``'s options (``stages``, ``share_context``, ``precision`` ...)."""
+    ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...).
+
+    Context models are scored on the original's window grid unless ``windows="shared"`` is
+    given, so the numbers compare with the original's and the paper's.
+    """
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
-    estimates = separate_track(model, audio[0], rate, model_config, **(separation or {}))
+    options = {"windows": "original", **(separation or {})}
+    estimates = separate_track(model, audio[0], rate, model_config, **options)
     return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
 
 

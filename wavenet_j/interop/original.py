@@ -7,11 +7,14 @@ interpolation weight ``separator/interp_{i}`` and the merge conv, then the outpu
 source order. Kernels are ``[width, in, out]``, as Keras' Conv1D keeps them.
 """
 import os
+import re
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from wavenet_j.configs import BASE_CONFIG, NAMED_CONFIGS, ConfigError, complete_config
+from wavenet_j.configs import (
+    BASE_CONFIG, NAMED_CONFIGS, ORIGINAL_NAMES, ORIGINAL_SCHEDULE, ConfigError, complete_config, resolve_config)
 
 # The original's keys that say nothing about the network or that we do not use.
 _IGNORED_ORIGINAL_KEYS = {
@@ -38,6 +41,9 @@ def from_original_config(original):
     overrides = {}
     for key, value in original.items():
         if key in _IGNORED_ORIGINAL_KEYS or key == "network":
+            continue
+        if key == "init_sup_sep_lr":  # the original's first-stage rate; its second stage always uses 1e-5
+            overrides["schedule"] = [[1, value], *ORIGINAL_SCHEDULE[1:]]
             continue
         if key not in BASE_CONFIG:
             raise ConfigError(f"original config key {key!r} is not one of the original Wave-U-Net's keys")
@@ -82,6 +88,39 @@ def checkpoint_prefix(path):
     return path
 
 
+# What a TF1 checkpoint cannot tell: the rate and layout it was trained for, beside its shapes.
+_CHECKPOINT_BLIND_KEYS = (
+    "task", "mono_downmix", "expected_sr", "num_layers", "num_initial_filters", "filter_size", "input_filter_size",
+    "merge_filter_size", "output_filter_size", "context", "upsampling", "output_type", "output_activation")
+
+
+def _named_after(prefix):
+    """The original config a checkpoint's file or folder is named after (``full_44KHz/full_44KHz-236118``)."""
+    for part in (os.path.basename(prefix), os.path.basename(os.path.dirname(prefix))):
+        name = re.sub(r"-\d+$", "", part)
+        if name in ORIGINAL_NAMES:
+            return name
+    return None
+
+
+def _warn_if_named_otherwise(prefix, config):
+    named = _named_after(prefix)
+    if named is None:
+        return
+    expected = resolve_config(named)
+    differing = {key: (expected[key], config[key]) for key in _CHECKPOINT_BLIND_KEYS if expected[key] != config[key]}
+    if not differing:
+        return
+    matches = [name for name in ORIGINAL_NAMES
+               if all(resolve_config(name)[key] == config[key] for key in _CHECKPOINT_BLIND_KEYS)]
+    given = f"config {matches[0]!r}" if matches else "a config"
+    details = ", ".join(f"{key} {theirs!r} there, {ours!r} here" for key, (theirs, ours) in differing.items())
+    warnings.warn(
+        f"checkpoint {prefix!r} is named after the original's config {named!r} but is loaded with {given} ({details}); "
+        f"a checkpoint holds no sample rate, so give the config {named!r} if that is what it was trained with",
+        stacklevel=3)
+
+
 def _is_model_variable(name):
     return name.startswith("separator/") and "/Adam" not in name
 
@@ -90,11 +129,14 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     """Fill ``model`` (from ``build_separator(model_config)``) with an original TF1 checkpoint.
 
     Every ``separator/...`` variable is matched by creation order; optimizer slots,
-    ``beta*_power`` and ``global_step`` are ignored. Everything is checked before anything is
+    ``beta*_power`` and ``global_step`` are ignored. A checkpoint named after one of the original's
+    configs (``full_44KHz-236118``) but loaded with another gets a warning naming both, since
+    the shapes alone cannot tell, say, a 44.1 kHz model from a 22.05 kHz one. Everything is checked before anything is
     assigned, so on a mismatch the model is left as it was and the error names the variable.
     """
     expected = original_variable_names(model_config)
     prefix = checkpoint_prefix(ckpt_path)
+    _warn_if_named_otherwise(prefix, complete_config(model_config))
     try:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:

@@ -62,7 +62,7 @@ def build_separator(model_config):
 
     x, skips = mix, []
     for level in range(levels):
-        width = config["input_filter_size"] if level == 0 else config["filter_size"]
+        width = config["filter_size"]  # the first conv too, as the original's graph (input_filter_size == filter_size)
         x = net.level_conv(x, f"encoder_conv{level}", filters[level], width, level)
         skip = x
         if level < config["res_path_levels"]:

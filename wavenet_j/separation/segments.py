@@ -31,14 +31,19 @@ class Plan(NamedTuple):
     unit: int  # output samples one model call covers
 
 
-def separation_plan(model, stages=1, precision=None, share_context=True, batch_windows=8, jit_compile=False):
+WINDOWS = ("shared", "original")  # the window grids a context model can separate on (see separate_track)
+
+
+def separation_plan(model, stages=1, precision=None, windows="shared", batch_windows=8, jit_compile=False):
     """The compiled ``Plan`` for ``model`` with these options (cached for the last few).
 
     Rebuilt networks (another precision, a long context-sharing model) hold copies of the
     weights; they are refreshed at every call, so a model trained further separates with its
     current weights.
     """
-    share_context = share_context and model.model_config["context"]
+    if windows not in WINDOWS:
+        raise ValueError(f"windows = {windows!r} must be one of {list(WINDOWS)}")
+    share_context = windows == "shared" and model.model_config["context"]
     key = (id(model), stages, precision, share_context, batch_windows, jit_compile)
     if key in _PLANS and _PLANS[key][0] is model:
         _PLANS.move_to_end(key)
@@ -101,7 +106,7 @@ class _Resampler:
         return chunk if self.stream is None else self.stream.resample_chunk(chunk, last=last)
 
 
-def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True,
+def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, precision=None, windows="shared",
                     segment_seconds=30.0, jit_compile=False):
     """Separate a mix given as consecutive ``[n, channels]`` float32 blocks at ``sr``.
 
@@ -110,7 +115,7 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
     """
     config = complete_config(model_config)
     rate, channels = config["expected_sr"], config["num_channels"]
-    plan = separation_plan(model, stages, precision, share_context, batch_windows, jit_compile)
+    plan = separation_plan(model, stages, precision, windows, batch_windows, jit_compile)
     units = max(round((segment_seconds * rate + 2 * plan.margin) / plan.unit), 2 * plan.margin // plan.unit + 1)
     span = units * plan.unit  # a segment's input: whole model calls
     reach = max(plan.margin, plan.last_window)  # signal looked at (and kept) beyond a segment's ends

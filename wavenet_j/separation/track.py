@@ -13,7 +13,7 @@ from wavenet_j.separation.segments import separate_blocks
 BLOCK = 2 ** 17  # samples read or handed over at a time
 
 
-def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, share_context=True,
+def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, windows="shared",
                    segment_seconds=30.0, jit_compile=False):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
@@ -25,10 +25,11 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
     context model's context at its ends (M4: about 15% more work at 30 s), so longer segments
     are faster and take more memory.
 
-    Context models share the context of neighbouring windows (``shared_context``), several
-    times faster, with windows starting at multiples of ``2**num_layers`` instead of the
-    original's multiples of the output length; ``share_context=False`` runs the original's
-    ``predict_track`` windows exactly. ``precision="mixed_bfloat16"`` computes in bf16
+    ``windows`` picks a context model's window grid: ``"shared"`` shares the context of
+    neighbouring windows (``shared_context``), several times faster, with windows starting at
+    multiples of ``2**num_layers``; ``"original"`` runs the original's ``predict_track`` windows
+    (multiples of the output length) exactly, so scores compare with the original's. Models
+    without context give the same numbers on both. ``precision="mixed_bfloat16"`` computes in bf16
     (opt-in: faster where the processor has bf16 arithmetic, with slightly different numbers).
     ``jit_compile=True`` compiles the model's pass with XLA (opt-in; the same numbers within
     float rounding).
@@ -39,7 +40,7 @@ def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, prec
     results = {name: np.empty_like(mix) for name in model.output}
     position = 0
     for out in separate_blocks(model, _array_blocks(mix), sr, model_config,
-                               stages, batch_windows, precision, share_context, segment_seconds, jit_compile):
+                               stages, batch_windows, precision, windows, segment_seconds, jit_compile):
         count = len(next(iter(out.values())))
         for name, block in out.items():
             results[name][position:position + count] = block

@@ -27,8 +27,8 @@ SOURCES = ("vocals", "accompaniment")
 class Study:
     """Trains and evaluates the models of a study on demand, remembering where each number came from."""
 
-    def __init__(self, out_dir, base=("tiny",), study_id="study", overrides=None):
-        self.out_dir, self.base, self.study_id = out_dir, list(base), study_id
+    def __init__(self, out_dir, base=("tiny",), study_id="study", overrides=None, windows="original"):
+        self.out_dir, self.base, self.study_id, self.windows = out_dir, list(base), study_id, windows
         self.overrides = dict(overrides or {})
         self.manifest_path = os.path.join(out_dir, "study.json")
         self.manifest = {"base": self.base, "models": {}, "gaps": {}}
@@ -65,7 +65,7 @@ class Study:
             model = self.trained(name)
             config = self.config(name)
             root = musdb_root(config)
-            evaluate_model(model, results, root, separation={"stages": stages})
+            evaluate_model(model, results, root, separation={"stages": stages, "windows": self.windows})
         except Exception as error:  # a failed run is a marked gap in the outputs, never a silent number
             self.manifest["gaps"][label] = f"{type(error).__name__}: {error}"
             self._save()
@@ -116,9 +116,13 @@ def table_latex(title, columns, paper):
     return f"% {title}: ours (paper)\n" + "\n".join(rows) + "\n"
 
 
-def run_study(out_dir, base=("tiny",), pairs=PAIRS, tables=True, study_id="study", overrides=None):
-    """Everything of issue-sized study output under ``out_dir``: figures, correlations, tables, times."""
-    study = Study(out_dir, base, study_id, overrides)
+def run_study(out_dir, base=("tiny",), pairs=PAIRS, tables=True, study_id="study", overrides=None,
+              windows="original"):
+    """The whole study's output under ``out_dir``: figures, correlations, tables, times.
+
+    ``windows`` is the window grid context models are scored on (``separate_track``): the
+    original's by default, so the numbers compare with the paper's."""
+    study = Study(out_dir, base, study_id, overrides, windows)
     points = {source: {} for source in SOURCES}
     for u_name, j_name in pairs:
         u, j = study.scores(u_name), study.scores(j_name)

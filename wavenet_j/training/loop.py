@@ -1,4 +1,4 @@
-"""The training loop: the paper's schedule, resumable, monitored, on one device or many.
+"""The training loop: the configured schedule, resumable, monitored, on one device or many.
 
 Everything a run needs to continue after a kill lives in ``<model_base_dir>/<experiment_id>/``:
 a ``tf.train.CheckpointManager`` holding the model, the optimizer, the global step, the
@@ -84,13 +84,13 @@ class Trainer:
         self._check_writable()
         self.config["musdb_path"] = musdb_root(self.config)  # a missing or empty corpus fails here, before any work
         detect_is_wav(self.config["musdb_path"])
-        self.schedule = Schedule(self.config["worse_epochs"], self.config["max_epochs"])
+        self.schedule = Schedule.from_config(self.config)
         with self.strategy.scope():
             precision = self.config["mixed_precision"]
             self.model = build_separator(self.config) if not precision else rebuild(
                 build_separator(self.config), precision)
             self.optimizer = keras.optimizers.Adam(
-                self.config["init_sup_sep_lr"], beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
+                self.schedule.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
             if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
@@ -194,7 +194,7 @@ class Trainer:
         while not self.schedule.done:
             stage, epoch = self.schedule.stage, self.schedule.epoch
             batch = self.schedule.batch_size(config["batch_size"])
-            self.optimizer.learning_rate.assign(self.schedule.learning_rate(config["init_sup_sep_lr"]))
+            self.optimizer.learning_rate.assign(self.schedule.learning_rate)
             train_step = self._train_step_fn(batch)
             data = get_dataset(config, "train", batch_size=batch, epoch=1000 * stage + epoch)
             start = int(self.position.numpy())
@@ -234,9 +234,6 @@ class Trainer:
                     self.model.save(temporary)
             print(f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
                   f"(best {self.schedule.best:.6f})")
-            if self.schedule.stage != stage and not self.schedule.done:
-                # Fine-tuning starts from the best model so far, as the original does.
-                self.model.set_weights(keras.saving.load_model(self.best_path).get_weights())
             self.position.assign(0)
             self._save()
         self.writer.flush()

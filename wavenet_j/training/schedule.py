@@ -1,9 +1,10 @@
-"""The paper's three-stage schedule (section 3.2), as a small state machine."""
+"""Stages of early-stopped training, as a small state machine.
+
+``model_config["schedule"]`` holds one ``(batch size factor, learning rate)`` pair per stage:
+the J-Net paper's three (section 3.2) for its models, the original Wave-U-Net's two for M1-M6.
+"""
 import dataclasses
 import math
-
-# (batch size factor, learning rate) per stage; stage 1's rate is the config's init_sup_sep_lr.
-STAGES = ((1, None), (2, 1e-5), (2, 1e-6))
 
 
 @dataclasses.dataclass
@@ -11,10 +12,12 @@ class Schedule:
     """Early stopping within a stage, then the next stage; done after the last.
 
     A stage ends after ``worse_epochs`` epochs without a better validation loss (or after
-    ``max_epochs`` epochs, when set); the best loss is kept across stages, since the best model
-    over all stages is the result.
+    ``max_epochs`` epochs, when set). The best loss is kept across stages, as in both original
+    codebases: the best model over all stages is the result, and a new stage continues from
+    the latest weights, not from the best ones.
     """
 
+    stages: list
     worse_epochs: int
     max_epochs: int = None
     stage: int = 1
@@ -22,9 +25,14 @@ class Schedule:
     worse: int = 0
     best: float = math.inf
 
+    @classmethod
+    def from_config(cls, model_config):
+        return cls([tuple(pair) for pair in model_config["schedule"]], model_config["worse_epochs"],
+                   model_config["max_epochs"])
+
     @property
     def done(self):
-        return self.stage > len(STAGES)
+        return self.stage > len(self.stages)
 
     def record(self, validation_loss):
         """Account one finished epoch; returns whether it was the best so far."""
@@ -39,10 +47,11 @@ class Schedule:
         return improved
 
     def batch_size(self, base):
-        return base * STAGES[self.stage - 1][0]
+        return base * self.stages[self.stage - 1][0]
 
-    def learning_rate(self, base):
-        return STAGES[self.stage - 1][1] or base
+    @property
+    def learning_rate(self):
+        return self.stages[self.stage - 1][1]
 
     def state(self):
         return [self.stage, self.epoch, self.worse, self.best]
