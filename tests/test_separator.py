@@ -219,3 +219,18 @@ def test_every_encoder_conv_has_filter_size_as_in_the_original_graph():
     assert widths == [7, 7, 7] and model.get_layer("bottleneck_conv").kernel.shape[0] == 7
     with pytest.raises(ConfigError, match="input_filter_size'\\] = 15 differs from filter_size = 7"):
         build_separator({"num_layers": 3, "filter_size": 7, "num_frames": 64})
+
+
+def test_a_model_saved_before_the_schedule_key_still_loads_and_separates(small, tmp_path):
+    model = build_separator(small)
+    legacy = {key: value for key, value in model.model_config.items() if key != "schedule"}
+    model.model_config = dict(legacy, init_sup_sep_lr=3e-4)  # what .keras files of earlier versions carry
+    model.save(tmp_path / "old.keras")
+    loaded = keras.saving.load_model(tmp_path / "old.keras")
+    assert loaded.model_config["schedule"] == [[1, 3e-4], [2, 1e-5], [2, 1e-6]]
+    assert "init_sup_sep_lr" not in loaded.model_config
+    from wavenet_j.separation import separate_track
+
+    mix = np.random.default_rng(0).uniform(-0.5, 0.5, (300, 2)).astype(np.float32)
+    stems = separate_track(loaded, mix, 22050, loaded.model_config)
+    assert stems["vocals"].shape == mix.shape

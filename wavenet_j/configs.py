@@ -162,6 +162,19 @@ def resolve_config(names):
     return complete_config(config)
 
 
+def upgrade_saved_config(config):
+    """A model_config saved in a ``.keras`` file before ``schedule`` existed, in today's keys.
+
+    Those files carry ``init_sup_sep_lr``; every model was then trained with the paper's three
+    stages starting at that rate, which is what their ``schedule`` becomes.
+    """
+    if config is None or "init_sup_sep_lr" not in config:
+        return config
+    config = dict(config)
+    config["schedule"] = [[1, config.pop("init_sup_sep_lr")], *PAPER_SCHEDULE[1:]]
+    return config
+
+
 def derived_keys(config):
     """The keys every model_config carries but nobody sets: they follow from task and mono_downmix."""
     sources = list(SOURCE_NAMES[config["task"]])

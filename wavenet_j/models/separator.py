@@ -12,7 +12,7 @@ import zlib
 
 import keras
 
-from wavenet_j.configs import ConfigError, complete_config
+from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
 from wavenet_j.models.layers import (
     AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample)
 from wavenet_j.models.shapes import get_padding
@@ -37,7 +37,7 @@ class Separator(keras.Model):
         config = dict(config)
         model_config = config.pop("model_config", None)
         model = super().from_config(config, custom_objects)
-        model.model_config = model_config
+        model.model_config = upgrade_saved_config(model_config)
         return model
 
 
