@@ -1,7 +1,7 @@
 """Score a model on MUSDB: ``python experiments/evaluate.py with cfg.M4 model_path=... [shard=0/2 workers=2]``.
 
 The MUSDB root is ``cfg.model_config.musdb_path``. Per-track museval JSON and the paper's
-statistics (``statistics.csv``, ``statistics.md``) go to ``out_dir``; re-running resumes.
+statistics (``statistics.csv``, ``statistics.md``) go to ``output``; re-running resumes.
 """
 import os
 import sys
@@ -21,7 +21,7 @@ ex = Experiment("evaluate", ingredients=[cfg])
 @ex.config
 def config():
     model_path = None  # noqa: F841 (.keras model, or an original TF1 checkpoint prefix for the selected config)
-    out_dir = "results"  # noqa: F841
+    output = "results"  # noqa: F841
     subset = "test"  # noqa: F841
     stages = 1  # noqa: F841 (progressive inference stages)
     windows = "original"  # noqa: F841 (context models' window grid: "original", as the paper scores, or "shared")
@@ -30,11 +30,11 @@ def config():
 
 
 @ex.automain
-def main(cfg, model_path, out_dir, subset, stages, windows, shard, workers):
+def main(cfg, model_path, output, subset, stages, windows, shard, workers):
     if not model_path:
         raise ValueError("give model_path=...")
     index, count = (int(part) for part in str(shard).split("/"))
-    column = evaluate_model(model_path, out_dir, musdb_root(cfg["model_config"]), cfg["model_config"], subset,
+    column = evaluate_model(model_path, output, musdb_root(cfg["model_config"]), cfg["model_config"], subset,
                             {"stages": stages, "windows": windows}, (index, count), workers)
     print(markdown_table(column))
     return column

@@ -1,4 +1,4 @@
-"""Export a model as a SavedModel or TFLite: ``python experiments/export.py with cfg.M5 model_path=... export_path=...``.
+"""Export a model as a SavedModel or TFLite: ``python experiments/export.py with cfg.M5 model_path=... output=...``.
 
 ``model_path`` is a ``.keras`` file, or an original Wave-U-Net TF1 checkpoint prefix, which is
 imported with the selected config first.
@@ -19,14 +19,14 @@ ex = Experiment("export", ingredients=[cfg])
 @ex.config
 def config():
     model_path = None  # noqa: F841 (.keras file or original TF1 checkpoint prefix)
-    export_path = None  # noqa: F841 (SavedModel folder, or a .tflite file)
-    export_format = "savedmodel"  # noqa: F841 ("savedmodel" or "tflite")
+    output = None  # noqa: F841 (SavedModel folder, or a .tflite file)
+    format = "savedmodel"  # noqa: F841 ("savedmodel" or "tflite")
 
 
 @ex.automain
-def main(cfg, model_path, export_path, export_format):
-    if not model_path or not export_path:
-        raise ValueError("give model_path=... and export_path=...")
+def main(cfg, model_path, output, format):
+    if not model_path or not output:
+        raise ValueError("give model_path=... and output=...")
     model, _ = load_separator(model_path, cfg["model_config"])
-    export_model(model, export_path, export_format)
-    return export_path
+    export_model(model, output, format)
+    return output

@@ -2,7 +2,7 @@
 ``python experiments/predict.py with cfg.full_44KHz model_path=checkpoints/full_44KHz/full_44KHz-236118 input_path=song.mp3``.
 
 ``model_path`` is a ``.keras`` model or an original Wave-U-Net TF1 checkpoint prefix (imported on
-the fly with the selected config). Stems go to ``output_path/<song name>/<source>.wav``.
+the fly with the selected config). Stems go to ``output/<song name>/<source>.wav``.
 """
 import os
 import sys
@@ -22,17 +22,17 @@ ex = Experiment("predict", ingredients=[cfg])
 def config():
     model_path = None  # noqa: F841 (.keras model or original TF1 checkpoint prefix)
     input_path = None  # noqa: F841 (any audio file ffmpeg reads)
-    output_path = None  # noqa: F841 (default: next to the input file, as the original)
+    output = None  # noqa: F841 (default: next to the input file, as the original)
     stages = 1  # noqa: F841 (progressive inference stages)
     windows = "shared"  # noqa: F841 (context models' window grid: "shared" (faster) or "original" (the original's))
 
 
 @ex.automain
-def main(cfg, model_path, input_path, output_path, stages, windows):
+def main(cfg, model_path, input_path, output, stages, windows):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
     model, model_config = load_separator(model_path, cfg["model_config"])
-    folder = os.path.join(output_path or os.path.dirname(os.path.abspath(input_path)),
+    folder = os.path.join(output or os.path.dirname(os.path.abspath(input_path)),
                           os.path.splitext(os.path.basename(input_path))[0])
     separate_file(model, input_path, folder, model_config, stages=stages, windows=windows)
     print(f"stems in {folder}/")

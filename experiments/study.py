@@ -1,29 +1,35 @@
-"""The J-Net study: ``python experiments/study.py with base=tiny out_dir=docs/study`` (``base=''`` for full size).
+"""The J-Net study: ``python experiments/study.py with cfg.tiny output=docs/study``; at full size
+``python experiments/study.py with cfg.model_config.musdb_path=/data/musdb18hq output=results/study``.
 
 Trains every model of the paper's (U, J) pairs that has no result yet, evaluates it, and writes the
-figures, correlations and Tables 1-3 (the paper's numbers beside ours) to ``out_dir``.
+figures, correlations and Tables 1-3 (the paper's numbers beside ours) to ``output``. Each model is
+its own named config plus whatever ``cfg`` changes from the base: named configs such as
+``cfg.tiny`` and ``cfg.model_config.KEY=VALUE``, as ``wavenet-j study --set KEY=VALUE`` does.
 """
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
 
 from sacred import Experiment  # noqa: E402
 
+from Config import cfg  # noqa: E402
+from wavenet_j.configs import BASE_CONFIG  # noqa: E402
 from wavenet_j.studies import run_study  # noqa: E402
 
-ex = Experiment("study")
+ex = Experiment("study", ingredients=[cfg])
 
 
 @ex.config
 def config():
-    base = "tiny"  # noqa: F841 (named configs added to every model, joined with '+')
-    out_dir = "docs/study"  # noqa: F841
+    output = "docs/study"  # noqa: F841
     tables = True  # noqa: F841
     windows = "original"  # noqa: F841 (context models' window grid for scoring: "original" or "shared")
 
 
 @ex.automain
-def main(base, out_dir, tables, windows):
-    report = run_study(out_dir, base=[name for name in base.split("+") if name], tables=tables, windows=windows)
+def main(cfg, output, tables, windows):
+    overrides = {key: value for key, value in cfg["model_config"].items()
+                 if key in BASE_CONFIG and value != BASE_CONFIG[key]}
+    report = run_study(output, base=[], overrides=overrides, tables=tables, windows=windows)
     return report["correlation"]

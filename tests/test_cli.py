@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from wavenet_j.configs import resolve_config
 from wavenet_j.models.summary import describe
@@ -84,3 +85,62 @@ def test_evaluate_scores_on_the_original_windows_unless_told_otherwise(tmp_path)
     np.testing.assert_array_equal(sdr["default"], sdr["original"])
     # the same model on two window grids: close, not identical
     assert not np.array_equal(sdr["original"], sdr["shared"]) and np.allclose(sdr["original"], sdr["shared"], atol=1.0)
+
+
+def error_line(argv, tmp_path, monkeypatch):
+    """The one line ``wavenet-j`` exits with on bad input (status 1: ``sys.exit`` with a message)."""
+    from wavenet_j.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert isinstance(exit_.value.code, str) and "\n" not in exit_.value.code, exit_.value.code
+    return exit_.value.code
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["evaluate", "--musdb", "x", "--model", "a.keras", "--shard", "1"],
+     "wavenet-j evaluate: argument --shard: '1' must be i/n with 0 <= i < n"),
+    (["search", "J1"], "wavenet-j search: candidates must be U models"),
+    (["separate", "song.mp3", "--model", "m.keras", "--stages", "0"],
+     "wavenet-j separate: argument --stages: '0' must be a whole number >= 1"),
+    (["separate", "song.mp3", "--original-ckpt", "ckpt"], "wavenet-j separate: --original-ckpt needs --config"),
+    (["separate", "song.mp3"], "wavenet-j separate: one of the arguments --model --original-ckpt is required"),
+    (["separate", "song.mp3", "--model", "m.keras", "--original-ckpt", "ckpt"],
+     "wavenet-j separate: argument --original-ckpt: not allowed with argument --model"),
+    (["evaluate", "--musdb", "x"], "wavenet-j evaluate: give --model"),
+    (["train", "J9"], "wavenet-j train: unknown named config 'J9'"),
+    (["train", "J1", "--set", "musdb_pth=/data"], "wavenet-j train: unknown model_config key(s) ['musdb_pth']"),
+    (["train", "J1", "--set", "epoch_it"], "wavenet-j train: override 'epoch_it' must be written key=value"),
+    (["export", "missing.keras", "-o", "out"], "wavenet-j export: no model at 'missing.keras'"),
+    (["study", "--config", "", "--pairs", "U1/J1", "--no-tables", "-o", "study"],
+     "wavenet-j study: U1: model_config['musdb_path'] is not set"),
+    (["study", "--set", "musdb_path=/nowhere", "--pairs", "U1/J1", "-o", "study"],
+     "wavenet-j study: U1: MUSDB root '/nowhere' does not exist"),
+    (["study", "--set", "epoch_itt=5", "-o", "study"], "wavenet-j study: U1: unknown model_config key(s) ['epoch_itt']"),
+    (["study", "--pairs", "U1/J9", "-o", "study"], "wavenet-j study: J9: unknown named config 'J9'"),
+    (["search", "U1", "--config", "", "-o", "search"], "wavenet-j search: U1: model_config['musdb_path'] is not set"),
+])
+def test_user_errors_end_in_one_line_naming_the_command(argv, message, tmp_path, monkeypatch):
+    assert error_line(argv, tmp_path, monkeypatch).startswith(message)
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()  # failed before any work
+
+
+def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch):
+    import json
+
+    from wavenet_j.cli import main
+    from wavenet_j.data.toy import make_toy_corpus
+
+    root = make_toy_corpus(tmp_path / "somewhere" / "my musdb", train=3, test=1, seconds=3.0)
+    monkeypatch.chdir(tmp_path)
+    small = ["num_initial_filters=2", "num_frames=1024", "batch_size=2", "epoch_it=2", "max_epochs=1"]
+    main(["study", "--config", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
+          "--pairs", "U1/J1", "--no-tables", "-o", "study"])
+    study = tmp_path / "study"
+    assert {"fig2_vocals.png", "fig3_accompaniment.svg", "report.md", "report.json", "study.json"} <= {
+        p.name for p in study.iterdir()}
+    manifest = json.loads((study / "study.json").read_text())
+    assert manifest["overrides"]["musdb_path"] == str(root) and not manifest["gaps"]
+    assert set(manifest["models"]) == {"U1", "J1"}
+    assert (tmp_path / "checkpoints" / "study-J1" / "best.keras").exists()

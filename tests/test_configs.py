@@ -10,7 +10,7 @@ PAPER_MODELS = ["U1", "J1", "U2_2_5", "U2_3_5", "U2_2_10", "U2_3_10", "J2_2_5", 
                 "M1", "M2", "M3", "M4", "M5", "M6", "M5_HighSR"]
 
 
-def test_every_model_the_issue_names_is_a_named_config():
+def test_every_model_of_both_papers_is_a_named_config():
     assert set(PAPER_MODELS) == set(MODEL_NAMES)
     assert "tiny" in NAMED_CONFIGS
 

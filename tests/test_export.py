@@ -101,8 +101,8 @@ def test_command_line_round_trip_from_an_original_checkpoint(tmp_path):
                                                           num_layers=3)))
     cli = [sys.executable, "-m", "wavenet_j.cli"]
     steps = [
-        cli + ["import-original", prefix, "--config", str(tmp_path / "config.json"), "--out", str(tmp_path / "m.keras")],
-        cli + ["export", str(tmp_path / "m.keras"), "--format", "savedmodel", "--out", str(tmp_path / "saved")],
+        cli + ["import-original", prefix, "--config", str(tmp_path / "config.json"), "--output", str(tmp_path / "m.keras")],
+        cli + ["export", str(tmp_path / "m.keras"), "--format", "savedmodel", "--output", str(tmp_path / "saved")],
     ]
     for step in steps:
         result = subprocess.run(step, capture_output=True, text=True, timeout=300)
@@ -125,7 +125,7 @@ def test_sacred_export_script_imports_an_original_checkpoint(tmp_path):
     updates = [f"cfg.model_config.{key}={value}" for key, value in config.items() if key != "upsampling"]
     result = subprocess.run(
         [sys.executable, script, "-l", "ERROR", "with", "cfg.M4", *updates, f"model_path={prefix}",
-         f"export_path={tmp_path / 'saved'}"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+         f"output={tmp_path / 'saved'}"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     loaded = tf.saved_model.load(str(tmp_path / "saved"))
     served = loaded.serve(window)

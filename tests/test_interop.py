@@ -122,7 +122,7 @@ def test_a_checkpoint_named_after_another_original_config_warns_naming_both(tmp_
             with pytest.raises(CheckpointMismatch):
                 import_original_checkpoint(None, path, resolve_config(config))
     result = subprocess.run(
-        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "full", "--out",
+        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "full", "--output",
          str(tmp_path / "m.keras")], capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "wavenet-j: warning: checkpoint" in result.stderr and "'full_44KHz'" in result.stderr
@@ -143,7 +143,7 @@ def test_import_original_command_writes_a_ready_keras_model(tmp_path):
     out = tmp_path / "out" / "model.keras"
     result = subprocess.run(
         [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", str(tmp_path / "config.json"),
-         "--out", str(out)], capture_output=True, text=True, timeout=300)
+         "--output", str(out)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.parent.iterdir()) == ["model.keras"]  # no temporary left behind
     loaded = keras.saving.load_model(out)
@@ -156,7 +156,7 @@ def test_import_original_command_refuses_a_mismatch_and_writes_nothing(tmp_path)
     prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
     out = tmp_path / "model.keras"
     result = subprocess.run(
-        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "M4", "--out", str(out)],
+        [sys.executable, "-m", "wavenet_j.cli", "import-original", prefix, "--config", "M4", "--output", str(out)],
         capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
     assert "does not match the config" in result.stderr or "has shape" in result.stderr

@@ -73,13 +73,13 @@ def test_rerun_keeps_finished_tracks(corpus):
 
 def test_command_line(tmp_path):
     out = tmp_path / "toy"
-    result = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--out", str(out), "--train", "1",
+    result = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--output", str(out), "--train", "1",
                              "--test", "1", "--seconds", "1"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert len(os.listdir(out / "train")) == 1 and len(os.listdir(out / "test")) == 1
-    bad = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--out", str(out), "--train", "0"],
+    bad = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--output", str(out), "--train", "0"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "train=0" in bad.stderr
-    bad = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--out", str(out), "--seconds", "-1"],
+    bad = subprocess.run([sys.executable, "-m", "wavenet_j.data.toy", "--output", str(out), "--seconds", "-1"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode != 0 and "seconds must be positive" in bad.stderr

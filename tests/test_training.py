@@ -289,6 +289,14 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
     assert glob.glob(str(run / "sacred" / "*" / "split.json"))
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)
+    # The same overrides through ``wavenet-j train`` make the same run.
+    cli = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
+    sets = [f"--set={update[len('cfg.model_config.'):]}" for update in updates]
+    result = subprocess.run([cli, "train", "J1", "tiny", *sets, "--id", "8"], capture_output=True, text=True,
+                            timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for record in ("model_config.json", "split.json"):
+        assert (run / record).read_text() == (tmp_path / "runs" / "8" / record).read_text()
 
 
 def first_step_losses(config):

@@ -1,4 +1,8 @@
-"""``wavenet-j``: one command, one subcommand per job."""
+"""``wavenet-j``: one command, one subcommand per job.
+
+A user error (a bad option, a missing file, an unknown config key) ends with one line,
+``wavenet-j <command>: <what is wrong>``, and exit status 1; a traceback means a bug.
+"""
 import argparse
 import json
 import os
@@ -6,14 +10,36 @@ import sys
 import warnings
 
 
-def _models(args):
-    from wavenet_j.configs import MODEL_NAMES, ConfigError
-    from wavenet_j.models.summary import models_table
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line and status 1 like every other user error."""
 
-    try:
-        print(models_table(args.names or MODEL_NAMES))
-    except ConfigError as error:
-        sys.exit(f"wavenet-j models: {error}")
+    def error(self, message):
+        sys.exit(f"{self.prog}: {message}")
+
+
+def _user_errors():
+    """The exceptions that report bad input (each names what is wrong), as opposed to bugs."""
+    from wavenet_j.audio import AudioError
+    from wavenet_j.configs import ConfigError
+    from wavenet_j.data.tracks import DataError
+    from wavenet_j.interop import CheckpointMismatch
+    from wavenet_j.studies import StudyError
+    from wavenet_j.training import TrainingError
+
+    return (AudioError, ConfigError, DataError, CheckpointMismatch, StudyError, TrainingError, OSError)
+
+
+def _shard(text):
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"{text!r} must be i/n with 0 <= i < n, e.g. 0/4")
+    return int(index), int(count)
+
+
+def _positive(text):
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
+    return int(text)
 
 
 def _load_config(spec):
@@ -27,38 +53,74 @@ def _load_config(spec):
     return resolve_config(spec.split("+"))
 
 
-def _import_original(args):
-    from wavenet_j.atomic import atomic_path
-    from wavenet_j.interop import load_separator
-
-    try:
-        model, _ = load_separator(args.checkpoint, _load_config(args.config))
-    except (OSError, ValueError) as error:
-        sys.exit(f"wavenet-j import-original: {error}")
-    with atomic_path(args.out) as temporary:
-        model.save(temporary)
-    print(f"wrote {args.out}")
-
-
-def _separator(args):
-    """``(model, model_config)`` from ``--model PATH.keras`` or ``--original-ckpt CKPT --config NAME``."""
-    from wavenet_j.interop import load_separator
-
-    if args.original_ckpt and not args.config:
-        sys.exit("wavenet-j: --original-ckpt needs --config (the checkpoint's named config, or its JSON)")
-    path = args.original_ckpt or args.model
-    if not path:
-        sys.exit("wavenet-j: give --model PATH.keras or --original-ckpt CKPT --config NAME")
-    try:
-        return load_separator(path, _load_config(args.config) if args.original_ckpt else None)
-    except (OSError, ValueError) as error:
-        sys.exit(f"wavenet-j: {error}")
-
-
 def _model_name(path):
     """A column name: the file's stem, or its folder's name for a run's ``best.keras``."""
     stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
     return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "best" else stem
+
+
+def _models(args):
+    """``[(name, path, model_config or None)]`` from ``--model`` and ``--original-ckpt``/``--config``."""
+    if args.original_ckpt and not args.config:
+        raise argparse.ArgumentTypeError("--original-ckpt needs --config (the checkpoint's named config, or its JSON)")
+    paths = args.model if isinstance(args.model, list) else [args.model] if args.model else []
+    models = [(_model_name(path), path, None) for path in paths]
+    if args.original_ckpt:
+        models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
+    return models
+
+
+def _separation(args):
+    """``separate_track``'s options from the flags ``separate`` and ``evaluate`` share."""
+    return {"stages": args.stages, "windows": args.windows, "precision": "mixed_bfloat16" if args.bf16 else None}
+
+
+def _list_models(args):
+    from wavenet_j.configs import MODEL_NAMES
+    from wavenet_j.models.summary import models_table
+
+    print(models_table(args.names or MODEL_NAMES))
+
+
+def _train(args):
+    from wavenet_j.configs import parse_overrides, resolve_config
+    from wavenet_j.training import Trainer
+
+    config = resolve_config(args.names, parse_overrides(args.set))
+    result = Trainer(config, args.id or "-".join(args.names)).fit()
+    print(f"best model: {result['best_model']}\nTensorBoard: tensorboard --logdir {result['log_dir']}")
+
+
+def _import_original(args):
+    from wavenet_j.atomic import atomic_path
+    from wavenet_j.interop import load_separator
+
+    model, _ = load_separator(args.checkpoint, _load_config(args.config))
+    with atomic_path(args.output) as temporary:
+        model.save(temporary)
+    print(f"wrote {args.output}")
+
+
+def _export(args):
+    from wavenet_j.interop import export_model, load_separator
+
+    model, _ = load_separator(args.model)
+    export_model(model, args.output, args.format)
+    print(f"wrote {args.output}")
+
+
+def _separate(args):
+    from tqdm import tqdm
+
+    from wavenet_j.interop import load_separator
+    from wavenet_j.separation import separate_file
+
+    ((_, path, config),) = _models(args)
+    model, config = load_separator(path, config)
+    for song in tqdm(args.songs, desc="separating", unit="song"):
+        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
+        separate_file(model, song, folder, config, **_separation(args))
+        tqdm.write(f"{song} -> {folder}/")
 
 
 def _evaluate(args):
@@ -68,51 +130,32 @@ def _evaluate(args):
     from wavenet_j.evaluation.musdb import evaluate_model
     from wavenet_j.evaluation.statistics import markdown_table
 
-    index, count = (int(part) for part in args.shard.split("/"))
-    models = [(_model_name(path), path, None) for path in args.model]
-    if args.original_ckpt:
-        if not args.config:
-            sys.exit("wavenet-j evaluate: --original-ckpt needs --config")
-        models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
+    models = _models(args)
     if not models:
-        sys.exit("wavenet-j evaluate: give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
-    separation = {"stages": args.stages, "windows": args.windows}
+        raise argparse.ArgumentTypeError("give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
     columns = {}
     for name, path, config in models:
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
             columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
-                                          separation, (index, count), args.workers, progress=lambda _: bar.update()))
+                                          _separation(args), args.shard, args.workers, progress=lambda _: bar.update()))
     table = markdown_table(columns)
     write_text(os.path.join(args.output, "comparison.md"), table)
     print(table)
 
 
-def _separate(args):
-    from tqdm import tqdm
-
-    from wavenet_j.audio import AudioError
-    from wavenet_j.separation import separate_file
-
-    model, config = _separator(args)
-    for song in tqdm(args.songs, desc="separating", unit="song"):
-        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
-        try:
-            separate_file(model, song, folder, config, stages=args.stages, windows=args.windows,
-                          precision="mixed_bfloat16" if args.bf16 else None)
-        except AudioError as error:
-            sys.exit(f"wavenet-j separate: {error}")
-        tqdm.write(f"{song} -> {folder}/")
+def _base(config):
+    return [name for name in config.split("+") if name]
 
 
 def _study(args):
+    from wavenet_j.configs import parse_overrides
     from wavenet_j.studies import run_study
 
     pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
     if pairs and any(len(pair) != 2 for pair in pairs):
-        sys.exit(f"wavenet-j study: pairs are written U/J, e.g. U1/J1; got {args.pairs}")
-    kwargs = {"pairs": pairs} if pairs else {}
-    report = run_study(args.output, base=args.config.split("+") if args.config else [], tables=not args.no_tables,
-                       study_id=args.study_id, windows=args.windows, **kwargs)
+        raise argparse.ArgumentTypeError(f"pairs are written U/J, e.g. U1/J1; got {args.pairs}")
+    report = run_study(args.output, base=_base(args.config), tables=not args.no_tables, study_id=args.study_id,
+                       overrides=parse_overrides(args.set), windows=args.windows, **({"pairs": pairs} if pairs else {}))
     with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
         print(handle.read())
     if report["gaps"]:
@@ -120,96 +163,133 @@ def _study(args):
 
 
 def _search(args):
+    from wavenet_j.configs import parse_overrides
     from wavenet_j.studies import search
 
-    result = search(args.candidates, args.output, base=args.config.split("+") if args.config else [],
-                    top_k=args.top_k)
+    result = search(args.candidates, args.output, base=_base(args.config), top_k=args.top_k,
+                    overrides=parse_overrides(args.set))
     print(json.dumps(result, indent=1))
 
 
-def _export(args):
-    from wavenet_j.interop import export_model, load_separator
-
-    try:
-        model, _ = load_separator(args.model)
-    except (OSError, ValueError) as error:
-        sys.exit(f"wavenet-j export: {error}")
-    export_model(model, args.out, args.format)
-    print(f"wrote {args.out}")
+def _add_overrides(parser):
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a model_config override, values read as in Sacred (repeatable), "
+                             "e.g. --set musdb_path=/data/musdb18hq --set epoch_it=500")
 
 
-def _windows_option(parser, default):
-    parser.add_argument("--windows", choices=["original", "shared"], default=default,
+def _add_model_options(parser, several):
+    """``--model`` or ``--original-ckpt`` with ``--config``: exclusive for one model, both allowed for several."""
+    group = parser if several else parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--model", action="append" if several else "store", default=[] if several else None,
+                       help="a .keras model, e.g. checkpoints/<id>/best.keras" + (" (repeatable)" if several else ""))
+    group.add_argument("--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
+    parser.add_argument("--config", help="the original checkpoint's named config (e.g. full_44KHz) or the JSON "
+                                         "of its model_config")
+
+
+def _add_separation_options(parser, windows):
+    parser.add_argument("--stages", type=_positive, default=1,
+                        help="progressive inference stages (models without context)")
+    parser.add_argument("--windows", choices=["original", "shared"], default=windows,
                         help="context models' window grid: 'original' (the original's predict_track, scores "
                              "comparable with its and the paper's) or 'shared' (several times faster, estimates "
-                             f"slightly different); default: {default}")
+                             f"slightly different); default: {windows}")
+    parser.add_argument("--bf16", action="store_true",
+                        help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
 
 
-def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
-    warnings.formatwarning = lambda message, *_: f"wavenet-j: warning: {message}\n"
-    parser = argparse.ArgumentParser(prog="wavenet-j", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    models = commands.add_parser(
-        "models", help="parameters (trained / frozen), lengths and receptive field of named models")
+def _command(commands, name, run, help, example):
+    parser = commands.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def build_parser():
+    parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    models = _command(commands, "models", _list_models,
+                      "parameters (trained / frozen), lengths and receptive field of named models",
+                      "wavenet-j models U1 J1 M4 J1+tiny")
     models.add_argument("names", nargs="*", metavar="NAME",
                         help="named configs, several joined with '+' (e.g. J1+tiny); default: every paper model")
-    models.set_defaults(run=_models)
-    original = commands.add_parser(
-        "import-original", help="turn an original Wave-U-Net TF1 checkpoint into a .keras model")
+
+    train = _command(commands, "train", _train, "train a named model (as experiments/train.py with cfg.NAME)",
+                     "wavenet-j train J1 --set musdb_path=/data/musdb18hq --id j1")
+    train.add_argument("names", nargs="+", metavar="NAME", help="named configs, applied in order (e.g. J1 tiny)")
+    _add_overrides(train)
+    train.add_argument("--id", help="the experiment id: run folder <model_base_dir>/<id>, resumed if it exists "
+                                    "(default: the names joined with '-')")
+
+    original = _command(commands, "import-original", _import_original,
+                        "turn an original Wave-U-Net TF1 checkpoint into a .keras model",
+                        "wavenet-j import-original checkpoints/full_44KHz/full_44KHz-236118 --config full_44KHz "
+                        "-o m5_highsr.keras")
     original.add_argument("checkpoint", help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), "
                                              "or its .index file")
     original.add_argument("--config", required=True,
                           help="the checkpoint's config: a named config (M4, full_44KHz, ...) or a JSON file "
                                "of the original's model_config dict")
-    original.add_argument("--out", required=True, help="where to write the .keras model")
-    original.set_defaults(run=_import_original)
-    export = commands.add_parser("export", help="write a .keras model as a SavedModel (serves without wavenet_j) or TFLite")
+    original.add_argument("-o", "--output", required=True, help="where to write the .keras model")
+
+    export = _command(commands, "export", _export,
+                      "write a .keras model as a SavedModel (serves without wavenet_j) or TFLite",
+                      "wavenet-j export checkpoints/j1/best.keras --format savedmodel -o j1_savedmodel")
     export.add_argument("model", help="a .keras model")
     export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
-    export.add_argument("--out", required=True, help="the SavedModel folder or .tflite file to write")
-    export.set_defaults(run=_export)
-    separate = commands.add_parser("separate", help="separate songs (any format ffmpeg reads) into stems")
+    export.add_argument("-o", "--output", required=True, help="the SavedModel folder or .tflite file to write")
+
+    separate = _command(commands, "separate", _separate, "separate songs (any format ffmpeg reads) into stems",
+                        "wavenet-j separate song.mp3 --model checkpoints/j1/best.keras -o separated")
     separate.add_argument("songs", nargs="+", metavar="SONG")
-    separate.add_argument("--model", help="a .keras model (e.g. checkpoints/<id>/best.keras)")
-    separate.add_argument("--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
-    separate.add_argument("--config", help="named config or original JSON, for --original-ckpt")
+    _add_model_options(separate, several=False)
+    _add_separation_options(separate, windows="shared")
     separate.add_argument("-o", "--output", default="separated", help="stems go to OUTPUT/<song name>/<source>.wav")
-    separate.add_argument("--stages", type=int, default=1, help="progressive inference stages (context-free models)")
-    separate.add_argument("--bf16", action="store_true",
-                          help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
-    _windows_option(separate, "shared")
-    separate.set_defaults(run=_separate)
-    evaluate = commands.add_parser("evaluate", help="score models on MUSDB's test set: museval JSON per track, "
-                                                    "the paper's SDR statistics")
+
+    evaluate = _command(commands, "evaluate", _evaluate,
+                        "score models on MUSDB's test set: museval JSON per track, the paper's SDR statistics",
+                        "wavenet-j evaluate --musdb /data/musdb18hq --model checkpoints/j1/best.keras -o results")
     evaluate.add_argument("--musdb", required=True, help="MUSDB18 or MUSDB18-HQ root")
-    evaluate.add_argument("--model", action="append", default=[], help="a .keras model (repeatable)")
-    evaluate.add_argument("--original-ckpt", help="also score an original Wave-U-Net TF1 checkpoint (needs --config)")
-    evaluate.add_argument("--config", help="the original checkpoint's named config or JSON")
+    _add_model_options(evaluate, several=True)
+    _add_separation_options(evaluate, windows="original")
     evaluate.add_argument("--subset", default="test")
-    evaluate.add_argument("--stages", type=int, default=1)
-    _windows_option(evaluate, "original")
-    evaluate.add_argument("--workers", type=int, default=1, help="tracks scored in parallel processes")
-    evaluate.add_argument("--shard", default="0/1", help="i/n: every n-th track from the i-th (several machines)")
+    evaluate.add_argument("--workers", type=_positive, default=1, help="tracks scored in parallel processes")
+    evaluate.add_argument("--shard", type=_shard, default=(0, 1),
+                          help="i/n: every n-th track from the i-th (several machines)")
     evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")
-    evaluate.set_defaults(run=_evaluate)
-    study = commands.add_parser("study", help="train and evaluate (U, J) pairs; the paper's figures, tables and "
-                                              "correlations")
+
+    study = _command(commands, "study", _study,
+                     "train and evaluate (U, J) pairs; the paper's figures, tables and correlations",
+                     'wavenet-j study --config "" --set musdb_path=/data/musdb18hq -o results/study')
     study.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
+    _add_overrides(study)
     study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
     study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
-    _windows_option(study, "original")
+    study.add_argument("--windows", choices=["original", "shared"], default="original",
+                       help="context models' window grid for scoring (default: original, as the paper)")
     study.add_argument("-o", "--output", default="docs/study")
-    study.set_defaults(run=_study)
-    search = commands.add_parser("search", help="rank U variants by their J twins, train only the best as U")
+
+    search = _command(commands, "search", _search, "rank U variants by their J twins, train only the best as U",
+                      "wavenet-j search U2_2_5 U3_10 --top-k 1 --config tiny -o search")
     search.add_argument("candidates", nargs="+", metavar="U_MODEL")
-    search.add_argument("--config", default="tiny")
-    search.add_argument("--top-k", type=int, default=2)
+    search.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
+    _add_overrides(search)
+    search.add_argument("--top-k", type=_positive, default=2)
     search.add_argument("-o", "--output", default="search")
-    search.set_defaults(run=_search)
-    args = parser.parse_args(argv)
-    args.run(args)
+    return parser
+
+
+def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
+    args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = lambda message, *_: print(f"wavenet-j: warning: {message}", file=sys.stderr)
+        try:
+            args.run(args)
+        except (argparse.ArgumentTypeError,) + _user_errors() as error:  # ArgumentTypeError: options that clash
+            sys.exit(f"wavenet-j {args.command}: {error}")
 
 
 if __name__ == "__main__":

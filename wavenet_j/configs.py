@@ -4,6 +4,7 @@ These plain dicts are the single definition of each model. ``Config.py`` at the 
 repository turns them into the Sacred ingredient ``cfg`` (``with cfg.J1 cfg.tiny``), and
 ``resolve_config`` gives the same result without Sacred, for notebooks and the CLI.
 """
+import ast
 import copy
 
 # Training stages, one (batch size factor, Adam learning rate) pair each. The J-Net paper's
@@ -144,11 +145,13 @@ class ConfigError(ValueError):
     """A model_config key or value that no model can be built from."""
 
 
-def resolve_config(names):
-    """The final model_config of one named config, or of several applied in order.
+def resolve_config(names, overrides=None):
+    """The final model_config of one named config, or of several applied in order, then ``overrides``.
 
-    ``resolve_config(["J1", "tiny"])`` equals ``with cfg.J1 cfg.tiny``; a ``cfg.`` prefix is
-    accepted. Unknown names raise ConfigError listing the known ones.
+    ``resolve_config(["J1", "tiny"], {"musdb_path": "/data"})`` equals
+    ``with cfg.J1 cfg.tiny cfg.model_config.musdb_path=/data``; a ``cfg.`` prefix is accepted.
+    Unknown names raise ConfigError listing the known ones, unknown or invalid overrides one
+    naming the key.
     """
     if isinstance(names, str):
         names = [names]
@@ -159,7 +162,23 @@ def resolve_config(names):
             raise ConfigError(
                 f"unknown named config {name!r}; known: {', '.join(sorted(NAMED_CONFIGS))}")
         config.update(copy.deepcopy(NAMED_CONFIGS[key]))
+    config.update(copy.deepcopy(overrides or {}))
     return complete_config(config)
+
+
+def parse_overrides(assignments):
+    """``{key: value}`` of ``["key=value", ...]``, values read as Python literals (strings as they are), as Sacred does."""
+    overrides = {}
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        if not equals or not key.strip():
+            raise ConfigError(f"override {assignment!r} must be written key=value, e.g. musdb_path=/data/musdb18hq")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        overrides[key.strip()] = value
+    return overrides
 
 
 def upgrade_saved_config(config):

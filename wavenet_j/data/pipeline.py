@@ -8,7 +8,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from wavenet_j.configs import complete_config
+from wavenet_j.configs import ConfigError, complete_config
 from wavenet_j.data.cache import ccmixter_cache, musdb_cache
 from wavenet_j.models import get_padding
 
@@ -20,7 +20,7 @@ def musdb_root(model_config):
     """The MUSDB root to read; ``"toy"`` generates the toy corpus under ``data_path`` when missing."""
     root = model_config["musdb_path"]
     if root is None:
-        raise ValueError("model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
+        raise ConfigError("model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
                          "or use 'toy' for the generated toy corpus")
     if root != TOY:
         return root

@@ -6,7 +6,7 @@ sung melody: a harmonic voice with vibrato, shaped by vowel formants, in phrases
 rests, so the vocals have the near-silent stretches real vocals have. Separation is learnable
 (the sources differ in pitch range, timbre and rhythm) and measurable with museval.
 
-    python -m wavenet_j.data.toy --out data/toy_musdb [--train 6 --test 3 --seconds 10 --seed 0]
+    python -m wavenet_j.data.toy -o data/toy_musdb [--train 6 --test 3 --seconds 10 --seed 0]
 """
 import argparse
 import os
@@ -171,14 +171,14 @@ def make_toy_corpus(root, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m wavenet_j.data.toy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", required=True, help="corpus root (train/ and test/ are created below it)")
+    parser.add_argument("-o", "--output", required=True, help="corpus root (train/ and test/ are created below it)")
     parser.add_argument("--train", type=int, default=6, help="training tracks (default 6)")
     parser.add_argument("--test", type=int, default=3, help="test tracks (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each track (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        root = make_toy_corpus(args.out, args.train, args.test, args.seconds, args.seed)
+        root = make_toy_corpus(args.output, args.train, args.test, args.seconds, args.seed)
     except ValueError as error:
         parser.error(str(error))
     print(f"toy corpus in {root}")

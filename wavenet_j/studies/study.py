@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from wavenet_j.atomic import write_text
-from wavenet_j.configs import resolve_config
+from wavenet_j.configs import ConfigError, resolve_config
 from wavenet_j.data.pipeline import musdb_root
-from wavenet_j.data.tracks import musdb_tracks
+from wavenet_j.data.tracks import DataError, detect_is_wav, musdb_tracks
 from wavenet_j.evaluation.musdb import evaluate_model, load_scores
 from wavenet_j.evaluation.statistics import STATISTICS, summarize
 from wavenet_j.studies.correlation import StudyError, correlate, quadrant_share
@@ -31,13 +31,28 @@ class Study:
         self.out_dir, self.base, self.study_id, self.windows = out_dir, list(base), study_id, windows
         self.overrides = dict(overrides or {})
         self.manifest_path = os.path.join(out_dir, "study.json")
-        self.manifest = {"base": self.base, "models": {}, "gaps": {}}
+        self.manifest = {"base": self.base, "overrides": self.overrides, "models": {}, "gaps": {}}
         if os.path.exists(self.manifest_path):
             with open(self.manifest_path, encoding="utf-8") as handle:
                 self.manifest.update(json.load(handle))
+            self.manifest.update(base=self.base, overrides=self.overrides)
 
     def config(self, name):
-        return dict(resolve_config([name, *self.base]), **self.overrides)
+        return resolve_config([name, *self.base], self.overrides)
+
+    def check(self, names):
+        """Every model's config and corpus, before anything is trained: an error here names the
+        model and what is wrong, where a failure inside one model's run only leaves a gap."""
+        roots = set()
+        for name in dict.fromkeys(names):
+            try:
+                config = self.config(name)
+                root = musdb_root(config)
+                if root not in roots:
+                    detect_is_wav(root)
+                    roots.add(root)
+            except (ConfigError, DataError) as error:
+                raise StudyError(f"{name}: {error}") from error
 
     def _save(self):
         write_text(self.manifest_path, json.dumps(self.manifest, indent=1, sort_keys=True))
@@ -123,6 +138,9 @@ def run_study(out_dir, base=("tiny",), pairs=PAIRS, tables=True, study_id="study
     ``windows`` is the window grid context models are scored on (``separate_track``): the
     original's by default, so the numbers compare with the paper's."""
     study = Study(out_dir, base, study_id, overrides, windows)
+    study.check([name for pair in pairs for name in pair]
+                + ([_model_and_stages(column)[0] for paper in TABLES.values() for column in paper if column != "M4"]
+                   if tables else []))
     points = {source: {} for source in SOURCES}
     for u_name, j_name in pairs:
         u, j = study.scores(u_name), study.scores(j_name)
@@ -216,6 +234,7 @@ def search(candidates, out_dir, base=("tiny",), top_k=2, study_id="search", over
     if not candidates or any(not name.startswith("U") for name in candidates):
         raise StudyError(f"candidates must be U models (their J twins are derived): {candidates}")
     study = Study(out_dir, base, study_id, overrides)
+    study.check([name for u_name in candidates for name in (u_name, "J" + u_name[1:])])
     ranking = sorted(((_validation_loss(study, "J" + name[1:]), name) for name in candidates))
     finalists = [(_validation_loss(study, name), name) for _, name in ranking[:top_k]]
     seconds = {name: entry["train_seconds"] for name, entry in study.manifest["models"].items()}

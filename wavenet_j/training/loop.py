@@ -4,7 +4,8 @@ Everything a run needs to continue after a kill lives in ``<model_base_dir>/<exp
 a ``tf.train.CheckpointManager`` holding the model, the optimizer, the global step, the
 schedule's state and the position inside the current epoch (the data of an epoch is a pure
 function of the seed, stage and epoch, so that position is the pipeline's whole random state),
-and ``best.keras``, the best model by validation loss over all stages.
+and ``best.keras``, the best model by validation loss over all stages; ``model_config.json`` and
+``split.json`` say what was trained on what.
 """
 import json
 import math
@@ -184,6 +185,7 @@ class Trainer:
         """Train until the last stage stops early; returns the run's summary (also in ``result.json``)."""
         config, started = self.config, time.time()
         valid_names = [t.name for t in partition_tracks(config, "valid")]
+        write_text(os.path.join(self.run_dir, "model_config.json"), json.dumps(config, indent=1, sort_keys=True))
         write_text(os.path.join(self.run_dir, "split.json"), json.dumps(
             {"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]}, indent=1))
         valid = get_dataset(config, "valid")
@@ -239,7 +241,7 @@ class Trainer:
         self.writer.flush()
         result = {"best_validation_loss": self.schedule.best, "steps": int(self.step.numpy()),
                   "best_model": self.best_path, "log_dir": self.log_dir,
-                  "seconds_this_session": round(time.time() - started, 1)}
+                  "seconds_this_run": round(time.time() - started, 1)}
         write_text(os.path.join(self.run_dir, "result.json"), json.dumps(result, indent=1))
         return result
 
