@@ -119,14 +119,14 @@ def error_line(argv, tmp_path, monkeypatch):
      "wavenet-j study: U1: MUSDB root '/nowhere' does not exist"),
     (["study", "--set", "epoch_itt=5", "-o", "study"], "wavenet-j study: U1: unknown model_config key(s) ['epoch_itt']"),
     (["study", "--pairs", "U1/J9", "-o", "study"], "wavenet-j study: J9: unknown named config 'J9'"),
-    (["search", "U1", "--config", "", "-o", "search"], "wavenet-j search: U1: model_config['musdb_path'] is not set"),
+    (["search", "U1", "--config", "", "-o", "search"], "wavenet-j search: J1: model_config['musdb_path'] is not set"),
 ])
 def test_user_errors_end_in_one_line_naming_the_command(argv, message, tmp_path, monkeypatch):
     assert error_line(argv, tmp_path, monkeypatch).startswith(message)
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()  # failed before any work
 
 
-def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch):
+def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch, capsys):
     import json
 
     from wavenet_j.cli import main
@@ -135,8 +135,19 @@ def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch
     root = make_toy_corpus(tmp_path / "somewhere" / "my musdb", train=3, test=1, seconds=3.0)
     monkeypatch.chdir(tmp_path)
     small = ["num_initial_filters=2", "num_frames=1024", "batch_size=2", "epoch_it=2", "max_epochs=1"]
-    main(["study", "--config", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
-          "--pairs", "U1/J1", "--no-tables", "-o", "study"])
+    argv = ["study", "--config", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
+            "--pairs", "U1/J1", "--no-tables", "-o", "study"]
+    main(argv + ["--plan"])
+    plan = capsys.readouterr().out
+    assert re.search(r"\| U1 \| train, then evaluate \| [\d.]+ \(2\) \| 6 \| \d+ s \|", plan), plan
+    assert re.search(r"J/U time per step: J1/U1 [\d.]+", plan) and not (tmp_path / "checkpoints").exists()
+    main(argv)
+    main(argv + ["--plan"])
+    assert "| J1 | reuse its scores |" in capsys.readouterr().out
+    main(["search", "U1", "U5", "--plan", "--top-k", "1", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small)])
+    plan = capsys.readouterr().out
+    assert [line.split("|")[1].strip() for line in plan.splitlines() if line.startswith("| ") and "|---" not in line][1:] \
+        == ["J1", "J5", "U1", "U5"] and "top 1" in plan and not (tmp_path / "search").exists()
     study = tmp_path / "study"
     assert {"fig2_vocals.png", "fig3_accompaniment.svg", "report.md", "report.json", "study.json"} <= {
         p.name for p in study.iterdir()}

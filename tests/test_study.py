@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from wavenet_j.studies import StudyError, correlate, quadrant_share
@@ -94,3 +95,36 @@ def test_search_ranks_by_j_twins_and_trains_only_the_top_u(tmp_path):
     assert result["estimated_seconds_saved"] > 0
     with pytest.raises(StudyError, match="must be U models"):
         search(["J1"], str(tmp_path / "search"))
+
+
+def test_two_shards_and_a_merge_give_the_report_of_one_run(tmp_path):
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.studies import run_study
+
+    root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
+
+    def on(machine):  # every machine trains into its own model_base_dir; results go to the shared folder
+        return {"musdb_path": root, "data_path": str(tmp_path / machine / "data"),
+                "model_base_dir": str(tmp_path / machine / "runs"), "log_dir": str(tmp_path / machine / "logs"),
+                "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2, "epoch_it": 2, "max_epochs": 1}
+
+    pairs = (("U1", "J1"), ("U5", "J5"))
+    alone = run_study(str(tmp_path / "alone"), pairs=pairs, tables=False, overrides=on("one"))
+    shared = str(tmp_path / "shared")
+    first = run_study(shared, pairs=pairs, tables=False, overrides=on("machine0"), shard=(0, 2))
+    assert first["models"] == ["U1", "U5"] and not first["gaps"]
+    assert not os.path.exists(os.path.join(shared, "report.json"))  # a shard draws nothing
+    early = run_study(shared, pairs=pairs, tables=False, overrides=on("merger"), merge=True)
+    assert set(early["gaps"]) == {"J1", "J5"}  # the other shard has not run yet
+    second = run_study(shared, pairs=pairs, tables=False, overrides=on("machine1"), shard=(1, 2))
+    assert second["models"] == ["J1", "J5"] and not second["gaps"]
+    merged = run_study(shared, pairs=pairs, tables=False, overrides=on("merger"), merge=True)
+    assert not merged["gaps"] and not os.path.exists(tmp_path / "merger" / "runs")  # the merge trained nothing
+    for source in ("vocals", "accompaniment"):
+        ours, theirs = merged["correlation"][source]["points"], alone["correlation"][source]["points"]
+        assert set(ours) == set(theirs) == {"U1/J1", "U5/J5"}
+        np.testing.assert_allclose([ours[k] for k in sorted(ours)], [theirs[k] for k in sorted(theirs)], atol=1e-3)
+    assert set(merged["train_seconds"]) == {"U1", "J1", "U5", "J5"} and all(merged["train_seconds"].values())
+    with open(os.path.join(shared, "study.json")) as handle:
+        manifest = json.load(handle)
+    assert manifest["models"]["J1"]["run"].startswith(str(tmp_path / "machine1"))

@@ -147,28 +147,65 @@ def _base(config):
     return [name for name in config.split("+") if name]
 
 
+def _duration(seconds):
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def _print_plan(rows):
+    """The plan as a table; the J/U cost per step of each pair whose both models will train."""
+    print("| model | to do | s/step (batch) | steps | training time |\n|---|---|---|---|---|")
+    for row in rows:
+        if "step_seconds" not in row:
+            print(f"| {row['model']} | {row['action']} | | | |")
+            continue
+        (low, high), (fast, slow) = row["steps"], row["seconds"]
+        steps = f"{low}" if low == high else f"{low}–{high}" if high else f">= {low}"
+        time = _duration(fast) if low == high else f"{_duration(fast)}–{_duration(slow)}" if high else \
+            f">= {_duration(fast)}"
+        print(f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) | {steps} | {time} |")
+    timed = {row["model"]: row["step_seconds"] for row in rows if "step_seconds" in row}
+    ratios = [f"{'J' + name[1:]}/{name} {timed['J' + name[1:]] / seconds:.2f}" for name, seconds in timed.items()
+              if name.startswith("U") and "J" + name[1:] in timed]
+    if ratios:
+        print(f"\nJ/U time per step: {', '.join(ratios)}")
+    total = sum(row["seconds"][0] for row in rows if "seconds" in row)
+    print(f"training on this machine: at least {_duration(total)} in all (evaluation not included)")
+
+
 def _study(args):
     from wavenet_j.configs import parse_overrides
-    from wavenet_j.studies import run_study
+    from wavenet_j.studies import plan_study, run_study
 
     pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
     if pairs and any(len(pair) != 2 for pair in pairs):
         raise argparse.ArgumentTypeError(f"pairs are written U/J, e.g. U1/J1; got {args.pairs}")
-    report = run_study(args.output, base=_base(args.config), tables=not args.no_tables, study_id=args.study_id,
-                       overrides=parse_overrides(args.set), windows=args.windows, **({"pairs": pairs} if pairs else {}))
-    with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
-        print(handle.read())
+    options = dict(base=_base(args.config), tables=not args.no_tables, study_id=args.study_id,
+                   overrides=parse_overrides(args.set), **({"pairs": pairs} if pairs else {}))
+    if args.plan:
+        _print_plan(plan_study(args.output, shard=args.shard, **options))
+        return
+    report = run_study(args.output, windows=args.windows, shard=args.shard, merge=args.merge, **options)
+    if args.shard:
+        print(f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['models'])} in {args.output}; "
+              f"run the study again without --shard (or with --merge) for the figures and tables")
+    else:
+        with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
+            print(handle.read())
     if report["gaps"]:
         sys.exit(f"wavenet-j study: gaps in the results: {sorted(report['gaps'])}")
 
 
 def _search(args):
     from wavenet_j.configs import parse_overrides
-    from wavenet_j.studies import search
+    from wavenet_j.studies import plan_search, search
 
-    result = search(args.candidates, args.output, base=_base(args.config), top_k=args.top_k,
-                    overrides=parse_overrides(args.set))
-    print(json.dumps(result, indent=1))
+    options = dict(base=_base(args.config), overrides=parse_overrides(args.set))
+    if args.plan:
+        _print_plan(plan_search(args.candidates, args.output, **options))
+        print(f"(the U models train only if among the top {args.top_k})")
+        return
+    print(json.dumps(search(args.candidates, args.output, top_k=args.top_k, **options), indent=1))
 
 
 def _add_overrides(parser):
@@ -269,6 +306,14 @@ def build_parser():
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
     study.add_argument("--windows", choices=["original", "shared"], default="original",
                        help="context models' window grid for scoring (default: original, as the paper)")
+    study.add_argument("--plan", action="store_true",
+                       help="print every run that would be trained or evaluated, what is reused, and estimated "
+                            "training times from a few timed steps of each model here; train nothing")
+    machines = study.add_mutually_exclusive_group()
+    machines.add_argument("--shard", type=_shard, help="i/n: train and evaluate every n-th model from the i-th "
+                                                       "(one of n machines sharing OUTPUT); draws nothing")
+    machines.add_argument("--merge", action="store_true",
+                          help="train nothing: draw the figures and tables from what the shards wrote")
     study.add_argument("-o", "--output", default="docs/study")
 
     search = _command(commands, "search", _search, "rank U variants by their J twins, train only the best as U",
@@ -277,6 +322,8 @@ def build_parser():
     search.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
     _add_overrides(search)
     search.add_argument("--top-k", type=_positive, default=2)
+    search.add_argument("--plan", action="store_true",
+                        help="print the runs and their estimated training times; train nothing")
     search.add_argument("-o", "--output", default="search")
     return parser
 

@@ -21,7 +21,7 @@ from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
-from wavenet_j.models import build_separator, rebuild, stage_estimates
+from wavenet_j.models import build_separator, get_padding, rebuild, stage_estimates
 from wavenet_j.training.schedule import Schedule
 
 
@@ -75,6 +75,61 @@ def example_losses(model, mix, targets, config, training=True):
     return loss
 
 
+def model_and_optimizer(config):
+    """A fresh separator (in the config's precision) and its built Adam optimizer at stage 1's rate."""
+    precision = config["mixed_precision"]
+    model = build_separator(config) if not precision else rebuild(build_separator(config), precision)
+    optimizer = keras.optimizers.Adam(
+        Schedule.from_config(config).learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
+    if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    optimizer.build(model.trainable_variables)
+    return model, optimizer
+
+
+def train_step_fn(model, optimizer, config, global_batch, strategy):
+    """The compiled training step ``(mix, targets) -> loss`` for one global batch size."""
+
+    def replica_step(mix, targets):
+        with tf.GradientTape() as tape:
+            per_example = example_losses(model, mix, targets, config)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss)
+        # Only trainable variables: frozen groups get no gradients and need no backward pass.
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return loss
+
+    @tf.function(jit_compile=config["jit_compile"])
+    def train_step(mix, targets):
+        losses = strategy.run(replica_step, args=(mix, targets))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+    return train_step
+
+
+def step_seconds(model_config, steps=3):
+    """Seconds one training step of this model takes here at stage 1's batch size: the median of
+    ``steps`` timed steps on random data, after one that traces and compiles."""
+    config = complete_config(model_config)
+    model, optimizer = model_and_optimizer(config)
+    step = train_step_fn(model, optimizer, config, config["batch_size"], tf.distribute.get_strategy())
+    input_frames, output_frames = get_padding(config)
+    random = np.random.default_rng(0)
+
+    def audio(frames):
+        return tf.constant(random.uniform(-0.5, 0.5, (config["batch_size"], frames, config["num_channels"])),
+                           tf.float32)
+
+    mix, targets = audio(input_frames), {source: audio(output_frames) for source in config["source_names"]}
+    float(step(mix, targets))
+    times = []
+    for _ in range(steps):
+        started = time.perf_counter()
+        float(step(mix, targets))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
 class Trainer:
     """One experiment: ``Trainer(config, experiment_id).fit()`` trains, resuming what a killed run left."""
 
@@ -87,14 +142,7 @@ class Trainer:
         detect_is_wav(self.config["musdb_path"])
         self.schedule = Schedule.from_config(self.config)
         with self.strategy.scope():
-            precision = self.config["mixed_precision"]
-            self.model = build_separator(self.config) if not precision else rebuild(
-                build_separator(self.config), precision)
-            self.optimizer = keras.optimizers.Adam(
-                self.schedule.learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
-            if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
-                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
-            self.optimizer.build(self.model.trainable_variables)
+            self.model, self.optimizer = model_and_optimizer(self.config)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps done in this epoch
             self.schedule_state = tf.Variable([1.0, 0.0, 0.0, math.inf], dtype=tf.float64, trainable=False)
@@ -128,27 +176,11 @@ class Trainer:
         self.manager.save(checkpoint_number=int(self.step.numpy()))
 
     def _train_step_fn(self, global_batch):
-        """The compiled step for one global batch size (stages 2 and 3 double it)."""
-        if global_batch in self._steps:
-            return self._steps[global_batch]
-        model, optimizer, config = self.model, self.optimizer, self.config
-
-        def replica_step(mix, targets):
-            with tf.GradientTape() as tape:
-                per_example = example_losses(model, mix, targets, config)
-                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-                scaled = optimizer.scale_loss(loss)
-            # Only trainable variables: frozen groups get no gradients and need no backward pass.
-            gradients = tape.gradient(scaled, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-            return loss
-
-        @tf.function(jit_compile=config["jit_compile"])
-        def train_step(mix, targets):
-            losses = self.strategy.run(replica_step, args=(mix, targets))
-            return self.strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-        self._steps[global_batch] = train_step
-        return train_step
+        """The compiled step for one global batch size (later stages may double it)."""
+        if global_batch not in self._steps:
+            self._steps[global_batch] = train_step_fn(self.model, self.optimizer, self.config, global_batch,
+                                                      self.strategy)
+        return self._steps[global_batch]
 
     def _validation_fn(self):
         config, sources = self.config, self.config["source_names"]
