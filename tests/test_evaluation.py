@@ -73,3 +73,31 @@ def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
         assert handle.readline().startswith("| | | u1 |")
     import museval
     museval.aggregate.json2df(__import__("json").load(open(done)), first)  # museval reads our JSON
+
+
+def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(tmp_path):
+    import soundfile
+
+    from wavenet_j.configs import resolve_config
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.evaluation.musdb import evaluate_model, load_scores
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=2, seconds=3.0)
+    model_path = str(tmp_path / "u1.keras")
+    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model_path)
+    out, estimates = tmp_path / "results", tmp_path / "estimates"
+    evaluate_model(model_path, str(out), root, estimates_dir=str(estimates))
+    first, second = sorted(path.name for path in (estimates / "test").iterdir())
+    stems = {path: os.path.getmtime(path) for path in (estimates / "test").glob("*/*.wav")}
+    assert {path.name for path in stems} == {"accompaniment.wav", "vocals.wav"} and len(stems) == 4
+    scores = load_scores(str(out))
+    (out / "test" / f"{first}.json").unlink()  # killed after its stems were written, before its scores
+    (estimates / "test" / second / "vocals.wav").unlink()  # killed while writing its stems
+    time.sleep(0.05)
+    evaluate_model(model_path, str(out), root, estimates_dir=str(estimates))
+    assert all(os.path.getmtime(path) == stamp for path, stamp in stems.items() if path.parent.name == first)
+    assert soundfile.info(estimates / "test" / second / "vocals.wav").frames == 3 * 44100
+    assert load_scores(str(out)) == scores
+    assert sorted(p.name for p in (estimates / "test").rglob("*")) == sorted(
+        [first, second] + ["accompaniment.wav", "vocals.wav"] * 2)  # nothing half-written left behind

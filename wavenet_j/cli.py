@@ -127,7 +127,8 @@ def _evaluate(args):
     from tqdm import tqdm
 
     from wavenet_j.atomic import write_text
-    from wavenet_j.evaluation.musdb import evaluate_model
+    from wavenet_j.evaluation.musdb import evaluate_model, load_scores
+    from wavenet_j.evaluation.plots import sdr_violins
     from wavenet_j.evaluation.statistics import markdown_table
 
     models = _models(args)
@@ -135,12 +136,51 @@ def _evaluate(args):
         raise argparse.ArgumentTypeError("give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
     columns = {}
     for name, path, config in models:
+        estimates = os.path.join(args.estimates, name) if args.estimates else None
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
             columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
-                                          _separation(args), args.shard, args.workers, progress=lambda _: bar.update()))
+                                          _separation(args), args.shard, args.workers, progress=lambda _: bar.update(),
+                                          estimates_dir=estimates))
     table = markdown_table(columns)
     write_text(os.path.join(args.output, "comparison.md"), table)
+    sdr_violins({name: load_scores(os.path.join(args.output, name), args.subset) for name, _, _ in models},
+                os.path.join(args.output, "sdr_violins"))
     print(table)
+
+
+def _results(paths, subset):
+    """``{model: scores}`` of each folder given that holds ``<subset>/*.json``, or of its subfolders that do."""
+    from wavenet_j.evaluation.musdb import load_scores
+
+    results = {}
+    for path in paths:
+        folders = [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir()) \
+            if os.path.isdir(path) else []
+        found = {os.path.basename(os.path.normpath(folder)): load_scores(folder, subset) for folder in folders}
+        found = {name: scores for name, scores in found.items() if scores}
+        if not found:
+            raise argparse.ArgumentTypeError(f"no museval scores ({subset}/*.json) in {path!r} or its subfolders")
+        results.update(found)
+    return results
+
+
+def _plot(args):
+    from wavenet_j.audio import read_audio
+    from wavenet_j.evaluation.plots import sdr_violins, spectrograms
+
+    if not args.results and not args.spectrogram:
+        raise argparse.ArgumentTypeError("give result folders and/or --spectrogram MIX STEM ...")
+    results = _results(args.results, args.subset)
+    audio = {path: read_audio(path) for path in args.spectrogram}
+    rates = {rate for _, rate in audio.values()}
+    if len(rates) > 1:
+        raise argparse.ArgumentTypeError(f"the --spectrogram files must share one rate, not {sorted(rates)} Hz")
+    written = sdr_violins(results, os.path.join(args.output, "sdr_violins")) if results else []
+    if audio:
+        common = os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in audio])
+        written += spectrograms({os.path.relpath(path, common): signal for path, (signal, _) in audio.items()},
+                                rates.pop(), os.path.join(args.output, "spectrogram"))
+    print("\n".join(f"wrote {path}" for path in written))
 
 
 def _base(config):
@@ -294,7 +334,22 @@ def build_parser():
     evaluate.add_argument("--workers", type=_positive, default=1, help="tracks scored in parallel processes")
     evaluate.add_argument("--shard", type=_shard, default=(0, 1),
                           help="i/n: every n-th track from the i-th (several machines)")
-    evaluate.add_argument("-o", "--output", default="results", help="results go to OUTPUT/<model>/")
+    evaluate.add_argument("-o", "--output", default="results",
+                          help="results go to OUTPUT/<model>/, the SDR violin plots to OUTPUT/sdr_violins.png/.svg")
+    evaluate.add_argument("--estimates", metavar="DIR",
+                          help="also keep the estimates, as DIR/<model>/<subset>/<track>/<source>.wav: museval's "
+                               "eval_mus_dir(musdb.DB(...), 'DIR/<model>') scores them")
+
+    plot = _command(commands, "plot", _plot,
+                    "violin plots of segment SDRs from evaluation results; spectrograms of a mix and its stems",
+                    "wavenet-j plot results -o figures --spectrogram song.wav separated/song/vocals.wav")
+    plot.add_argument("results", nargs="*", metavar="RESULTS",
+                      help="a model's results folder (holding test/*.json), or a folder of them (evaluate's -o)")
+    plot.add_argument("--subset", default="test")
+    plot.add_argument("--spectrogram", nargs="+", default=[], metavar="AUDIO",
+                      help="audio files (a mix, then stems) drawn as stacked spectrograms on one colour scale")
+    plot.add_argument("-o", "--output", default="figures",
+                      help="writes OUTPUT/sdr_violins.png/.svg and OUTPUT/spectrogram.png/.svg")
 
     study = _command(commands, "study", _study,
                      "train and evaluate (U, J) pairs; the paper's figures, tables and correlations",

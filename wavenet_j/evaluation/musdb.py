@@ -5,6 +5,10 @@ as soon as the track is done, so a killed evaluation resumes without redoing a f
 or trusting a half-written one. Tracks run in parallel processes, and ``shard=(i, n)`` takes
 every n-th track from the i-th, so several machines can share a test set; the statistics are
 then computed from whatever JSON files the output folder holds (the merge step).
+
+Optionally the estimates are kept too, as ``<estimates_dir>/<subset>/<track>/<source>.wav`` (the
+layout of musdb's ``estimates_dir`` and museval's ``eval_mus_dir``), so sigsep's tools can score
+them independently.
 """
 import concurrent.futures
 import json
@@ -12,8 +16,9 @@ import multiprocessing
 import os
 
 import numpy as np
+import soundfile
 
-from wavenet_j.atomic import write_text
+from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.data.tracks import MUSDB_STEMS, musdb_tracks, read_musdb_track
 from wavenet_j.evaluation.bss import METRICS, evaluate_track
 from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
@@ -28,23 +33,42 @@ def references(audio, source_names):
     return {name: stems[name] for name in source_names}
 
 
-def score_track(model, model_config, track, separation=None):
+def score_track(model, model_config, track, separation=None, estimates_dir=None):
     """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
     ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...).
 
     Context models are scored on the original's window grid unless ``windows="shared"`` is
-    given, so the numbers compare with the original's and the paper's.
+    given, so the numbers compare with the original's and the paper's. With ``estimates_dir``
+    the estimates are written there first, unless all of them already are.
     """
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
     options = {"windows": "original", **(separation or {})}
     estimates = separate_track(model, audio[0], rate, model_config, **options)
+    if estimates_dir is not None and not _has_stems(estimates_dir, track.subset, track.name, estimates):
+        _write_stems(estimates_dir, track.subset, track.name, estimates, rate)
     return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
 
 
 def _track_file(out_dir, subset, name):
     return os.path.join(out_dir, subset, f"{name}.json")
+
+
+def _stem_file(estimates_dir, subset, name, source):
+    return os.path.join(estimates_dir, subset, name, f"{source}.wav")
+
+
+def _has_stems(estimates_dir, subset, name, sources):
+    return all(os.path.exists(_stem_file(estimates_dir, subset, name, source)) for source in sources)
+
+
+def _write_stems(estimates_dir, subset, name, estimates, rate):
+    """One wav per source, each atomically; 32-bit float, so whoever scores them scores exactly these
+    numbers (16-bit would round them and clip what goes beyond full scale)."""
+    for source, audio in estimates.items():
+        with atomic_path(_stem_file(estimates_dir, subset, name, source)) as temporary:
+            soundfile.write(temporary, audio, rate, subtype="FLOAT", format="WAV")
 
 
 def _write_scores(path, name, scores):
@@ -56,30 +80,35 @@ def _write_scores(path, name, scores):
     write_text(path, store.json)
 
 
-def _start_worker(model_path, model_config, root, subset, separation):
+def _start_worker(model_path, model_config, root, subset, separation, estimates_dir):
     from wavenet_j.interop import load_separator
 
     model, config = load_separator(model_path, model_config)
     _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)},
-                   separation=separation)
+                   separation=separation, estimates_dir=estimates_dir)
 
 
 def _score_in_worker(name, path):
     track = _worker["tracks"][name]
-    _write_scores(path, name, score_track(_worker["model"], _worker["config"], track, _worker["separation"]))
+    _write_scores(path, name, score_track(_worker["model"], _worker["config"], track, _worker["separation"],
+                                          _worker["estimates_dir"]))
     return name
 
 
 def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="test", separation=None, shard=(0, 1),
-                   workers=1, progress=lambda track: None):
-    """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``."""
+                   workers=1, progress=lambda track: None, estimates_dir=None):
+    """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``.
+
+    With ``estimates_dir``, a scored track whose estimates are not all there is separated and scored again.
+    """
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
     names = [t.name for t in musdb_tracks(musdb_root, subset)][index::count]
-    pending = [(name, _track_file(out_dir, subset, name)) for name in names
-               if not os.path.exists(_track_file(out_dir, subset, name))]
-    args = (model_path, model_config, musdb_root, subset, separation)
+    scored = load_scores(out_dir, subset)
+    pending = [(name, _track_file(out_dir, subset, name)) for name in names if name not in scored or (
+        estimates_dir is not None and not _has_stems(estimates_dir, subset, name, scored[name]))]
+    args = (model_path, model_config, musdb_root, subset, separation, estimates_dir)
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,

@@ -19,18 +19,24 @@ def paper_statistics(values):
             "Mean": float(np.mean(values)), "SD": float(np.std(values))}
 
 
+def pooled(track_scores, source, metric="SDR"):
+    """The finite values of every segment of every track of ``{track: {source: {metric: [...]}}}``:
+    the distribution the statistics and the violin plots describe."""
+    values = np.concatenate([np.asarray(scores[source][metric], dtype=np.float64)
+                             for scores in track_scores.values() if source in scores] or [np.empty(0)])
+    return values[np.isfinite(values)]
+
+
 def summarize(track_scores, metric="SDR"):
     """``{source: statistics}`` pooling every segment of every track of ``{track: {source: {metric: [...]}}}``."""
     sources = sorted({source for scores in track_scores.values() for source in scores})
-    return {source: paper_statistics(np.concatenate(
-        [scores[source][metric] for scores in track_scores.values() if source in scores]))
-        for source in sources}
+    return {source: paper_statistics(pooled(track_scores, source, metric)) for source in sources}
 
 
 def markdown_table(columns, sources=None, digits=2):
     """The paper's layout: a row per source and statistic, a column per model (``{model: summarize(...)}``)."""
     names = list(columns)
-    sources = sources or sorted({s for column in columns.values() for s in column}, key=_source_order)
+    sources = sources or sorted({s for column in columns.values() for s in column}, key=source_order)
     lines = ["| | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for source in sources:
         for i, statistic in enumerate(STATISTICS):
@@ -46,13 +52,14 @@ def csv_table(columns):
     writer = csv.writer(out)
     writer.writerow(["model", "source", "statistic", "SDR"])
     for name, column in columns.items():
-        for source in sorted(column, key=_source_order):
+        for source in sorted(column, key=source_order):
             for statistic in STATISTICS:
                 writer.writerow([name, source, statistic, f"{column[source][statistic]:.4f}"])
     return out.getvalue()
 
 
-def _source_order(source):
+def source_order(source):
+    """A sort key: the paper's order of sources, then any other name alphabetically."""
     order = ("vocals", "accompaniment", "bass", "drums", "other")
     return (order.index(source) if source in order else len(order), source)
 

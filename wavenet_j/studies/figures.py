@@ -1,12 +1,10 @@
 """The paper's Fig. 2 and 3: U against J mean SDR, one labelled point per pair, quadrants at (U1, J1)."""
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from wavenet_j.atomic import atomic_path  # noqa: E402
+from wavenet_j.evaluation.plots import save_figure  # noqa: E402
 
 
 def pair_scatter(points, origin, title, path_base):
@@ -23,9 +21,4 @@ def pair_scatter(points, origin, title, path_base):
     axes.set_title(title)
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path_base)), exist_ok=True)
-    for suffix in (".png", ".svg"):
-        with atomic_path(path_base + suffix) as temporary:
-            figure.savefig(temporary, format=suffix[1:], dpi=120)
-    plt.close(figure)
-    return [path_base + ".png", path_base + ".svg"]
+    return save_figure(figure, path_base)
