@@ -2,8 +2,9 @@
 import pytest
 
 from wavenet_j.configs import (
-    BASE_CONFIG, MODEL_NAMES, NAMED_CONFIGS, ORIGINAL_NAMES, ConfigError, complete_config, resolve_config)
-from wavenet_j.models import get_padding
+    BASE_CONFIG, MODEL_NAMES, NAMED_CONFIGS, ORIGINAL_NAMES, ORIGINAL_SCHEDULE, ConfigError, complete_config,
+    resolve_config)
+from wavenet_j.models import build_separator, get_padding
 
 PAPER_MODELS = ["U1", "J1", "U2_2_5", "U2_3_5", "U2_2_10", "U2_3_10", "J2_2_5", "J2_3_5", "J2_2_10", "J2_3_10",
                 "U3_5", "U3_10", "J3_5", "J3_10", "U4", "J4", "U5", "J5", "L", "L_first3", "L_last3",
@@ -33,6 +34,28 @@ def test_original_wave_u_net_values():
     m6 = resolve_config("M6")
     assert m6["source_names"] == ["bass", "drums", "other", "vocals"] and m6["num_sources"] == 4
     assert m6["upsampling"] == "linear" and m6["context"]
+
+
+def test_the_originals_configs_without_an_m_number_build_with_its_values():
+    deep = resolve_config("baseline_context_smallfilter_deep")
+    assert (deep["num_layers"], deep["filter_size"], deep["merge_filter_size"]) == (14, 5, 1)
+    assert deep["input_filter_size"] == 5  # the original's 15 gives shapes that do not agree
+    comparison = resolve_config("baseline_comparison")
+    assert (comparison["batch_size"], comparison["num_frames"], comparison["expected_sr"],
+            comparison["num_initial_filters"], comparison["num_layers"]) == (4, 768 * 127 + 1024, 8192, 34, 12)
+    for config in (deep, comparison):
+        assert config["context"] and config["output_type"] == "difference" and config["num_channels"] == 1
+        assert config["network"] == "unet" and config["raw_audio_loss"]
+        assert (config["schedule"], config["worse_epochs"]) == (ORIGINAL_SCHEDULE, 20)
+    assert get_padding(deep) == (147453, 16385)
+    assert get_padding(comparison) == (233459, 102405)
+    for name in ("baseline_context_smallfilter_deep", "baseline_comparison"):
+        config = resolve_config(name)
+        input_frames, output_frames = get_padding(config)
+        model = build_separator(config)
+        assert model.input_shape == (None, input_frames, 1)
+        assert [tuple(out.shape) for out in model.outputs] == [(None, output_frames, 1)] * 2
+        assert name in ORIGINAL_NAMES and name not in MODEL_NAMES
 
 
 def test_u1_is_the_base_and_derived_keys_are_added():
@@ -82,6 +105,14 @@ def test_unknown_named_config_lists_the_known_ones():
     ({"schedule": [[0, 1e-4]]}, r"'schedule'\] = \[\[0, 0.0001\]\]"),
     ({"schedule": [[1, 1e-4], [2]]}, r"'schedule'"),
     ({"schedule": [[1, -1e-4]]}, r"'schedule'"),
+    ({"network": "cnn"}, r"'network'\] = 'cnn' is not one of \['unet', 'unet_spectrogram'\]"),
+    ({"network": "unet_spectrogram"}, r"'unet_spectrogram' needs mono_downmix=True"),
+    ({"network": "unet_spectrogram", "mono_downmix": True, "context": True}, r"needs context=False"),
+    ({"network": "unet_spectrogram", "mono_downmix": True, "multires_levels": 2},
+     r"'unet_spectrogram' has no equivalent of \{'multires_levels': 2\}"),
+    ({"raw_audio_loss": False}, r"'raw_audio_loss'\] = False .* needs network='unet_spectrogram'"),
+    ({"network": "unet_spectrogram", "mono_downmix": True, "raw_audio_loss": False, "num_stages": 2},
+     r"needs num_stages=1 and identity_loss_weight=0"),
 ])
 def test_bad_config_values_name_the_key(partial, message):
     with pytest.raises(ConfigError, match=message):
@@ -105,6 +136,15 @@ def test_get_padding_rejects_impossible_frame_counts():
         get_padding({"num_frames": 1000})
     with pytest.raises(ConfigError, match="too small for 10 layers with context"):
         get_padding({"context": True, "num_frames": 1, "merge_filter_size": 1})
+    spectrogram = {"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 6}
+    with pytest.raises(ConfigError, match=r"'num_frames'\] = 16384 must be 768 \* \(n - 1\) \+ 1024 for a number n "
+                                          r"of STFT frames divisible by 2\*\*num_layers = 64 \(e.g. 49408\)"):
+        get_padding(dict(spectrogram, num_frames=16384))
+    with pytest.raises(ConfigError, match="'num_frames'.* = 50176"):  # 65 frames
+        get_padding(dict(spectrogram, num_frames=50176))
+    with pytest.raises(ConfigError, match=r"'num_layers'\] = 10 is too deep for the spectrogram U-Net"):
+        get_padding(dict(spectrogram, num_layers=10))
+    assert get_padding(dict(spectrogram, num_frames=49408)) == (49408, 49408)
 
 
 def test_sacred_ingredient_gives_the_same_configs():

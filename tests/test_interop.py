@@ -26,6 +26,12 @@ CONFIGS = {
         output_activation="linear"),
     "context_mono_direct": dict(SMALL, num_frames=33, context=True, mono_downmix=True, output_type="direct",
                                 filter_size=7, input_filter_size=7, output_filter_size=3),
+    # The original's spectrogram U-Net: 8 STFT frames, every level halves frames and bins exactly.
+    "spectrogram_two_layers_voice": {"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 2,
+                                     "num_initial_filters": 4, "num_frames": 768 * 7 + 1024},
+    "spectrogram_three_layers_multi_instrument": {
+        "network": "unet_spectrogram", "mono_downmix": True, "num_layers": 3, "num_initial_filters": 3,
+        "num_frames": 768 * 7 + 1024, "task": "multi_instrument"},
 }
 
 
@@ -95,8 +101,11 @@ def test_original_config_dicts_map_to_ours():
                "expected_sr": 44100, "network": "unet", "musdb_path": "/data/musdb", "cache_size": 4000}
     assert from_original_config(full_44) == resolve_config("full_44KHz")
     assert from_original_config({}) == resolve_config("M1")
-    with pytest.raises(ConfigError, match="'unet_spectrogram' is not supported"):
-        from_original_config({"network": "unet_spectrogram"})
+    # Its unet_spectrogram_l1: "duration" says nothing about the network and is dropped.
+    spectrogram_l1 = {"batch_size": 4, "network": "unet_spectrogram", "num_layers": 6, "expected_sr": 8192,
+                      "num_frames": 768 * 127 + 1024, "duration": 13, "num_initial_filters": 16,
+                      "raw_audio_loss": False}
+    assert from_original_config(spectrogram_l1) == resolve_config("unet_spectrogram_l1")
     with pytest.raises(ConfigError, match="'dropout' is not one of"):
         from_original_config({"dropout": 0.5})
 

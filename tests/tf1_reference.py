@@ -1,11 +1,17 @@
-"""The original Wave-U-Net's forward graph in TF1 ops, written from DESIGN.md's semantics.
+"""The original Wave-U-Net's forward graph in TF1 ops, written from DESIGN.md's semantics, and
+its spectrogram U-Net's, written from its ``UnetSpectrogramSeparator``.
 
 The project's reference for checkpoint import: variables are created with the original's
-names in the original's order (``tf.layers.conv1d`` inside the scope ``separator``), the graph
-uses ``resize_bilinear`` and the width-2 diagonal conv2d of the learned interpolation as TF1 did,
-and the checkpoint is written by ``tf.compat.v1.train.Saver`` with Adam slots and global_step
-beside the model variables, as a training run leaves them.
+names in the original's order (``tf.layers.conv1d``, ``conv2d``, ``conv2d_transpose`` and
+``tf.contrib.layers.batch_norm`` inside the scope ``separator``), the graph uses
+``resize_bilinear`` and the width-2 diagonal conv2d of the learned interpolation as TF1 did, and
+``tf.signal``'s STFT with complex numbers and angles as ``tf.contrib.signal`` did; the checkpoint is
+written by ``tf.compat.v1.train.Saver`` with Adam slots and global_step beside the model
+variables, as a training run leaves them.
 """
+import collections
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -94,15 +100,82 @@ def original_separator(mix, config, training=False):
         return outputs
 
 
+class _Scopes:
+    """``tf.layers`` / ``tf.contrib.layers`` scope naming: ``conv2d``, ``conv2d_1``, ... counted per kind."""
+
+    def __init__(self):
+        self.created = collections.Counter()
+
+    def __call__(self, kind):
+        name = kind + (f"_{self.created[kind]}" if self.created[kind] else "")
+        self.created[kind] += 1
+        return v1.variable_scope(name)
+
+
+def _batch_norm(x, scope, activation):
+    """``tf.contrib.layers.batch_norm`` at inference: beta, moving statistics, epsilon 0.001, no scale."""
+    with scope("BatchNorm"):
+        features = [x.shape[-1]]
+        beta = v1.get_variable("beta", features, initializer=v1.random_normal_initializer(stddev=0.1))
+        # Not the initial 0 and 1, so that a wrong mapping of the statistics cannot pass unnoticed.
+        mean = v1.get_variable("moving_mean", features, trainable=False,
+                               initializer=v1.random_normal_initializer(stddev=0.1))
+        variance = v1.get_variable("moving_variance", features, trainable=False,
+                                   initializer=v1.random_uniform_initializer(0.5, 1.5))
+    return activation(tf.nn.batch_normalization(x, mean, variance, beta, None, 1e-3))
+
+
+def _strided(x, scope, filters, transposed=False, activation=None):
+    """``tf.layers.conv2d`` or ``conv2d_transpose``: 5x5, stride 2, "same"."""
+    with scope("conv2d_transpose" if transposed else "conv2d"):
+        shape = [5, 5, filters, x.shape[-1]] if transposed else [5, 5, x.shape[-1], filters]
+        kernel = v1.get_variable("kernel", shape, initializer=v1.glorot_uniform_initializer())
+        bias = v1.get_variable("bias", [filters], initializer=v1.random_normal_initializer(stddev=0.05))
+    if transposed:
+        size = tf.stack([tf.shape(x)[0], 2 * x.shape[1], 2 * x.shape[2], filters])
+        y = tf.nn.conv2d_transpose(x, kernel, size, strides=[1, 2, 2, 1], padding="SAME")
+    else:
+        y = tf.nn.conv2d(x, kernel, strides=[1, 2, 2, 1], padding="SAME")
+    y = y + bias
+    return activation(y) if activation else y
+
+
+def original_spectrogram_separator(mix, config):
+    """The original's spectrogram U-Net at inference: ``{source: audio}`` for a ``[B, T, 1]`` mix placeholder."""
+    window = functools.partial(tf.signal.hann_window, periodic=True)
+    stfts = tf.signal.stft(tf.squeeze(mix, 2), 1024, 768, 1024, window_fn=window)
+    magnitude, angle = tf.abs(stfts), tf.math.angle(stfts)
+    features = tf.math.log1p(magnitude[..., None])[:, :, :-1, :]
+    levels, filters = config["num_layers"], config["num_initial_filters"]
+    scope = _Scopes()
+    outputs = {}
+    with v1.variable_scope("separator"):
+        for source in config["source_names"]:
+            x, skips = features, []
+            for level in range(levels):
+                x = _batch_norm(_strided(x, scope, filters * 2 ** level), scope, _leaky_relu)
+                skips.append(x)
+            for level in reversed(range(levels - 1)):
+                x = _batch_norm(_strided(x, scope, filters * 2 ** level, transposed=True), scope, tf.nn.relu)
+                x = tf.concat([skips[level], x], axis=3)  # dropout is off at inference
+            mask = _strided(x, scope, 1, transposed=True, activation=tf.sigmoid)
+            mask = tf.squeeze(tf.pad(mask, [(0, 0), (0, 0), (0, 1), (0, 0)], constant_values=0.5), 3)
+            spectrum = tf.complex(magnitude * mask, 0.0) * tf.exp(tf.complex(0.0, angle))
+            inverse_window = tf.signal.inverse_stft_window_fn(768, forward_window_fn=window)
+            outputs[source] = tf.signal.inverse_stft(spectrum, 1024, 768, 1024, window_fn=inverse_window)[..., None]
+    return outputs
+
+
 def save_original_checkpoint(model_config, directory, mix, seed=0):
     """Build the original graph, save a checkpoint as training would, return (prefix, outputs on ``mix``)."""
     config = complete_config(model_config)
     input_frames, _ = get_padding(config)
+    separator = original_spectrogram_separator if config["network"] == "unet_spectrogram" else original_separator
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(seed)
         placeholder = v1.placeholder(tf.float32, [None, input_frames, config["num_channels"]])
-        outputs = original_separator(placeholder, config)
+        outputs = separator(placeholder, config)
         loss = tf.add_n([tf.reduce_mean(tf.square(y)) for y in outputs.values()])
         step = v1.train.get_or_create_global_step()
         train = v1.train.AdamOptimizer(1e-4).minimize(loss, global_step=step)

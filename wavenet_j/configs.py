@@ -21,6 +21,7 @@ BASE_CONFIG = {
     "expected_sr": 22050,
     "num_frames": 16384,  # output samples per example (the input is longer in context mode)
     # architecture (the original Wave-U-Net's keys)
+    "network": "unet",  # "unet": Wave-U-Net; "unet_spectrogram": the original's spectrogram U-Net (Jansson et al. 2017)
     "num_layers": 10,
     "num_initial_filters": 24,
     "filter_size": 15,
@@ -40,6 +41,7 @@ BASE_CONFIG = {
     "multires_levels": 0,  # MultiRes blocks replace the convs of this many shallowest levels, both paths
     "num_stages": 1,  # progressive learning: separation passes through the shared network in training
     "identity_loss_weight": 0.0,  # lambda of the identity loss; 0 disables it (U5/J5 use 1.0)
+    "raw_audio_loss": True,  # False: the spectrogram U-Net learns with L1 on magnitude spectrograms, not MSE on audio
     "seed": 0,  # draws every random weight, so a frozen random encoder is reproducible
     # data and training (paper section 3.2)
     "augmentation": True,
@@ -77,6 +79,27 @@ _M3 = dict(_M2, context=True)
 _M4 = dict(_M3, mono_downmix=False)
 _M5 = dict(_M4, upsampling="learned")
 
+# The original's configs without an M number. They leave out its "duration" key: in its earlier data
+# pipeline (Input/multistreamworkers.py) the seconds of song read at a random position into a cache,
+# from which training snippets were then cut. Its final pipeline, like this one, cuts snippets from
+# whole songs and never reads the key, so it has no meaning here.
+_ORIGINAL_ONLY = {
+    # The original sets filter_size 5 and keeps the base's input_filter_size 15; its first conv has
+    # width filter_size and only its get_padding reads input_filter_size, so its own shapes agree
+    # only with input_filter_size 5 too.
+    "baseline_context_smallfilter_deep": dict(
+        _M2, context=True, num_layers=14, filter_size=5, input_filter_size=5, merge_filter_size=1),
+    # The Wave-U-Net at the spectrogram U-Net's rate and window length, with about as many parameters
+    # (20.6 million against 19.6).
+    "baseline_comparison": dict(
+        _M2, context=True, batch_size=4, num_frames=768 * 127 + 1024, expected_sr=8192, num_initial_filters=34),
+    # num_frames: STFT hop * (128 frames - 1) + frame length
+    "unet_spectrogram": dict(
+        _M1, network="unet_spectrogram", batch_size=4, num_layers=6, expected_sr=8192, num_frames=768 * 127 + 1024,
+        num_initial_filters=16),
+}
+_ORIGINAL_ONLY["unet_spectrogram_l1"] = dict(_ORIGINAL_ONLY["unet_spectrogram"], raw_audio_loss=False)
+
 NAMED_CONFIGS = {
     "U1": {},
     "J1": dict(_J),
@@ -104,13 +127,14 @@ NAMED_CONFIGS = {
     "M5": _M5,
     "M5_HighSR": dict(_M5, expected_sr=44100),
     "M6": dict(_M4, task="multi_instrument"),
+    **_ORIGINAL_ONLY,
     # Small enough to train on 2 CPU cores in minutes; keeps num_layers so every paper
     # variant (skip levels 7-9, Res paths on 10 skips) stays meaningful when combined.
     "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2,
              "max_epochs": 2, "musdb_path": "toy"},
 }
 
-# The original codebase's own names for M1-M6.
+# The original codebase's own names: for M1-M6, and for its configs without an M number (themselves).
 ORIGINAL_NAMES = {
     "baseline": "M1",
     "baseline_diff": "M2",
@@ -119,6 +143,7 @@ ORIGINAL_NAMES = {
     "full": "M5",
     "full_44KHz": "M5_HighSR",
     "full_multi_instrument": "M6",
+    **{name: name for name in _ORIGINAL_ONLY},
 }
 for _alias, _target in ORIGINAL_NAMES.items():
     NAMED_CONFIGS[_alias] = NAMED_CONFIGS[_target]
@@ -131,8 +156,10 @@ _CHOICES = {
     "upsampling": ("linear", "learned"),
     "output_type": ("direct", "difference"),
     "output_activation": ("tanh", "linear"),
+    "network": ("unet", "unet_spectrogram"),
 }
-_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation", "jit_compile")
+_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation", "jit_compile",
+          "raw_audio_loss")
 _POSITIVE_INTS = (
     "expected_sr", "num_frames", "num_layers", "num_initial_filters", "filter_size",
     "input_filter_size", "merge_filter_size", "output_filter_size", "num_stages",
@@ -282,6 +309,11 @@ def _validate_values(config):
                 f"model_config['skip_levels'] = {skips!r} must be None or a list of encoder levels "
                 f"in [{-layers}, {layers - 1}] (negative counts from the deepest)")
         config["skip_levels"] = list(skips)
+    if config["network"] == "unet_spectrogram":
+        _validate_spectrogram(config)
+    elif not config["raw_audio_loss"]:
+        raise ConfigError("model_config['raw_audio_loss'] = False (L1 on magnitude spectrograms) needs "
+                          "network='unet_spectrogram': the Wave-U-Net estimates no spectrogram")
     if config["context"] and config["identity_loss_weight"]:
         raise ConfigError(
             "model_config['identity_loss_weight'] > 0 needs context=False: a clean source fed as input must be "
@@ -290,6 +322,24 @@ def _validate_values(config):
         raise ConfigError(
             "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "
             "than its input, so a stage's estimate cannot be fed back as the next stage's input")
+
+
+def _validate_spectrogram(config):
+    """The spectrogram U-Net is mono, as the original's, and has none of the Wave-U-Net's context or the
+    J-Net paper's extensions."""
+    if not config["mono_downmix"]:
+        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs mono_downmix=True: the original's "
+                          "spectrogram U-Net separates mono audio only")
+    if config["context"]:
+        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs context=False: its output is as long "
+                          "as its input")
+    changed = {key: config[key] for key in ("skip_levels", "res_path_units", "res_path_levels", "multires_levels")
+               if config[key] != BASE_CONFIG[key]}
+    if changed:
+        raise ConfigError(f"model_config['network'] = 'unet_spectrogram' has no equivalent of {changed}")
+    if not config["raw_audio_loss"] and (config["num_stages"] > 1 or config["identity_loss_weight"]):
+        raise ConfigError("model_config['raw_audio_loss'] = False needs num_stages=1 and identity_loss_weight=0: "
+                          "the original's magnitude loss compares one pass over the mix with the sources")
 
 
 def _validate_schedule(schedule):

@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from wavenet_j.atomic import atomic_path
+from wavenet_j.configs import ConfigError
 from wavenet_j.separation import separate_signal
 
 FORMATS = ("savedmodel", "tflite")
@@ -34,6 +35,9 @@ def export_model(model, path, export_format="savedmodel", batch_windows=8):
     """
     if export_format not in FORMATS:
         raise ValueError(f"export format {export_format!r} is not one of {list(FORMATS)}")
+    if export_format == "tflite" and (model.model_config or {}).get("network") == "unet_spectrogram":
+        raise ConfigError("the spectrogram U-Net cannot be exported to TFLite: its complex STFT ops are not TFLite "
+                          "builtins (they need the Flex delegate); export it as a SavedModel")
     archive = _archive(model, batch_windows)
     with atomic_path(path) as temporary:
         if export_format == "savedmodel":

@@ -1,11 +1,15 @@
 """Checkpoints and configs of the original TF1 Wave-U-Net (Stoller et al.), loaded exactly.
 
-The original creates its variables with ``tf.layers.conv1d`` inside the scope ``separator``,
-so a checkpoint names them by creation order (``separator/conv1d``, ``separator/conv1d_1``, ...):
-the encoder convs, the bottleneck, then per decoder level (deepest first) the learned
-interpolation weight ``separator/interp_{i}`` and the merge conv, then the output convs in
-source order. Kernels are ``[width, in, out]``, as Keras' Conv1D keeps them.
+The original creates its variables with ``tf.layers`` inside the scope ``separator``, so a
+checkpoint names them by creation order, counted per kind (``separator/conv1d``,
+``separator/conv1d_1``, ...). Wave-U-Net: the encoder convs, the bottleneck, then per decoder
+level (deepest first) the learned interpolation weight ``separator/interp_{i}`` and the merge
+conv, then the output convs in source order. Spectrogram U-Net, one source after the other:
+per encoder level a ``conv2d`` and a ``BatchNorm`` (``tf.contrib.layers.batch_norm``: beta and
+moving statistics), per decoder level a ``conv2d_transpose`` and a ``BatchNorm``, then the mask's
+``conv2d_transpose``. Kernels are laid out as Keras keeps them.
 """
+import collections
 import os
 import re
 import warnings
@@ -19,8 +23,10 @@ from wavenet_j.configs import (
 # The original's keys that say nothing about the network or that we do not use.
 _IGNORED_ORIGINAL_KEYS = {
     "musdb_path", "estimates_path", "cache_size", "num_workers", "num_snippets_per_track",
-    "raw_audio_loss", "duration", "source_names", "num_sources", "num_channels",
+    "duration", "source_names", "num_sources", "num_channels",
 }
+# tf.contrib.layers.batch_norm's variables (no gamma: it does not scale by default).
+_BATCH_NORM = ("beta", "moving_mean", "moving_variance")
 # The J-Net extensions that change the weights, which the original cannot express.
 _EXTENSIONS = {"skip_levels": None, "res_path_units": 0, "res_path_levels": 0, "multires_levels": 0}
 
@@ -33,14 +39,11 @@ def from_original_config(original):
     """Our model_config for one of the original's ``model_config`` dicts.
 
     Missing keys take the original's defaults (its base config, our M1), not U1's; the keys are
-    the same otherwise. Keys about its data pipeline are dropped; the spectrogram U-Net is refused.
+    the same otherwise. Keys about its data pipeline are dropped.
     """
-    network = original.get("network", "unet")
-    if network != "unet":
-        raise ConfigError(f"original network {network!r} is not supported: only the Wave-U-Net ('unet') is")
     overrides = {}
     for key, value in original.items():
-        if key in _IGNORED_ORIGINAL_KEYS or key == "network":
+        if key in _IGNORED_ORIGINAL_KEYS:
             continue
         if key == "init_sup_sep_lr":  # the original's first-stage rate; its second stage always uses 1e-5
             overrides["schedule"] = [[1, value], *ORIGINAL_SCHEDULE[1:]]
@@ -57,24 +60,35 @@ def original_variable_names(model_config):
     changed = {key: config[key] for key, default in _EXTENSIONS.items() if config[key] != default}
     if changed:
         raise ConfigError(f"the original Wave-U-Net has no equivalent of {changed}; its checkpoints cannot fill this model")
-    names = []
+    names, created = [], collections.Counter()
 
-    def add_conv(layer):
-        index = sum(name.endswith("/kernel") for name, _, _ in names)
-        prefix = "separator/conv1d" + (f"_{index}" if index else "")
-        names.extend([(f"{prefix}/kernel", layer, "kernel"), (f"{prefix}/bias", layer, "bias")])
+    def add(kind, layer, attributes=("kernel", "bias")):
+        """The variables of one ``tf.layers`` call, scoped by its kind's next unique name."""
+        prefix = f"separator/{kind}" + (f"_{created[kind]}" if created[kind] else "")
+        created[kind] += 1
+        names.extend((f"{prefix}/{attribute}", layer, attribute) for attribute in attributes)
 
-    levels = config["num_layers"]
+    levels, sources = config["num_layers"], config["source_names"]
+    if config["network"] == "unet_spectrogram":
+        for source in sources:
+            for level in range(levels):
+                add("conv2d", f"encoder_{source}_conv{level}")
+                add("BatchNorm", f"encoder_{source}_conv{level}_norm", _BATCH_NORM)
+            for level in reversed(range(levels - 1)):
+                add("conv2d_transpose", f"decoder_{source}_deconv{level}")
+                add("BatchNorm", f"decoder_{source}_deconv{level}_norm", _BATCH_NORM)
+            add("conv2d_transpose", f"output_{source}_mask")
+        return names
+
     for level in range(levels):
-        add_conv(f"encoder_conv{level}")
-    add_conv("bottleneck_conv")
+        add("conv1d", f"encoder_conv{level}")
+    add("conv1d", "bottleneck_conv")
     for i, level in enumerate(reversed(range(levels))):
         if config["upsampling"] == "learned":
             names.append((f"separator/interp_{i}", f"decoder_upsample{level}", "interp"))
-        add_conv(f"decoder_conv{level}")
-    sources = config["source_names"]
+        add("conv1d", f"decoder_conv{level}")
     for source in sources[:-1] if config["output_type"] == "difference" else sources:
-        add_conv(f"output_{source}")
+        add("conv1d", f"output_{source}")
     return names
 
 

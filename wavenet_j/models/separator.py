@@ -1,4 +1,5 @@
-"""The Wave-U-Net / J-Net separator in one function, plus multi-stage (progressive) inference.
+"""The Wave-U-Net / J-Net separator (or the original's spectrogram U-Net) in one function, plus
+multi-stage (progressive) inference.
 
 Layer names carry their group as a prefix, so what a J or L model freezes is visible and can
 be changed (``layer.trainable``):
@@ -7,6 +8,9 @@ be changed (``layer.trainable``):
 - ``bottleneck_conv``: the conv after the last decimation (always trained)
 - ``decoder_*``: up-sampling (learned interpolation weights) and merge convs, MultiRes blocks
 - ``output_*``: the input skip and the per-source output convs (always trained)
+
+The spectrogram U-Net's layers are ``encoder_<source>_*`` (and the STFT, ``encoder_stft``),
+``decoder_<source>_*`` and ``output_<source>_*`` (mask, magnitude, inverse STFT).
 """
 import zlib
 
@@ -16,6 +20,7 @@ from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
 from wavenet_j.models.layers import (
     AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample)
 from wavenet_j.models.shapes import get_padding
+from wavenet_j.models.spectrogram import spectrogram_unet
 
 GROUPS = ("encoder", "bottleneck", "decoder", "output")
 
@@ -49,14 +54,30 @@ def layer_group(layer):
 def build_separator(model_config):
     """A Keras functional model ``[B, input_frames, C] -> {source: [B, output_frames, C]}``.
 
-    ``model_config`` may be partial: missing keys take U1's values. Random weights are drawn
-    from ``model_config["seed"]`` (one stateless stream per layer name), so the same seed builds
+    ``model_config`` may be partial: missing keys take U1's values. ``network`` picks the
+    Wave-U-Net or the original's spectrogram U-Net. Random weights are drawn from
+    ``model_config["seed"]`` (one stateless stream per layer name), so the same seed builds
     the same model, and a J model's frozen encoder equals its U twin's initial encoder.
     """
     config = complete_config(model_config)
     input_frames, _ = get_padding(config)
     net = _Builder(config)
     mix = keras.Input((input_frames, config["num_channels"]), name="mix")
+    if config["network"] == "unet_spectrogram":
+        outputs, name = spectrogram_unet(mix, config, net.seed), "unet_spectrogram"
+    else:
+        outputs, name = _wave_u_net(net, mix), "wave_u_net"
+    model = Separator(mix, outputs, model_config=config, name=name)
+    frozen = {"encoder": config["freeze_encoder"], "decoder": config["freeze_decoder"]}
+    for layer in model.layers:
+        if frozen.get(layer_group(layer)):
+            layer.trainable = False
+    return model
+
+
+def _wave_u_net(net, mix):
+    """``{source: estimate}`` of the Wave-U-Net on ``mix``."""
+    config = net.config
     levels = config["num_layers"]
     filters = [config["num_initial_filters"] * (level + 1) for level in range(levels + 1)]
 
@@ -82,13 +103,7 @@ def build_separator(model_config):
         x = net.level_conv(x, f"decoder_conv{level}", filters[level], config["merge_filter_size"], level)
 
     x = net.crop_concat(mix, x, "output_skip")
-    outputs = net.outputs(mix, x)
-    model = Separator(mix, outputs, model_config=config, name="wave_u_net")
-    frozen = {"encoder": config["freeze_encoder"], "decoder": config["freeze_decoder"]}
-    for layer in model.layers:
-        if frozen.get(layer_group(layer)):
-            layer.trainable = False
-    return model
+    return net.outputs(mix, x)
 
 
 class _Builder:

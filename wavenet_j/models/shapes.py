@@ -4,6 +4,10 @@ from fractions import Fraction
 
 from wavenet_j.configs import ConfigError, complete_config
 
+# The original spectrogram U-Net's STFT: frames of 1024 samples every 768, 513 frequency bins.
+STFT_FRAME = 1024
+STFT_HOP = 768
+
 
 def get_padding(model_config):
     """``(input_frames, output_frames)`` of a model: the original's ``get_padding``.
@@ -12,9 +16,12 @@ def get_padding(model_config):
     needs num_frames divisible by 2**num_layers. With context ("valid" convolutions) the
     requested num_frames is rounded up to the nearest output length the network can produce,
     and the input grows by the context it consumes (M4: 16384 -> 16389 output, 147443 input).
+    The spectrogram U-Net maps num_frames to num_frames, as the original's.
     """
     config = complete_config(model_config)
     layers, frames = config["num_layers"], config["num_frames"]
+    if config["network"] == "unet_spectrogram":
+        return _spectrogram_padding(frames, layers)
     if not config["context"]:
         if frames % 2 ** layers:
             raise ConfigError(
@@ -44,3 +51,18 @@ def get_padding(model_config):
             f"model_config['num_frames'] = {frames} cannot be produced with context by this network "
             f"(it yields {output_frames}); increase num_frames or merge_filter_size")
     return input_frames, output_frames
+
+
+def _spectrogram_padding(frames, layers):
+    """Each of the spectrogram U-Net's strided convs halves its map exactly, as the original asserts:
+    the STFT frames and the frequency bins (512, the last one cut) must divide by 2**num_layers."""
+    block = 2 ** layers
+    if STFT_FRAME // 2 % block:
+        raise ConfigError(f"model_config['num_layers'] = {layers} is too deep for the spectrogram U-Net: its "
+                          f"{STFT_FRAME // 2} frequency bins halve at most 9 times")
+    if frames < STFT_FRAME or (frames - STFT_FRAME) % STFT_HOP or ((frames - STFT_FRAME) // STFT_HOP + 1) % block:
+        raise ConfigError(
+            f"model_config['num_frames'] = {frames} must be {STFT_HOP} * (n - 1) + {STFT_FRAME} for a number n of "
+            f"STFT frames divisible by 2**num_layers = {block} (e.g. {STFT_HOP * (block - 1) + STFT_FRAME}) for the "
+            f"spectrogram U-Net")
+    return frames, frames

@@ -11,16 +11,20 @@ from wavenet_j.models.shapes import get_padding
 
 
 def describe(model_config):
-    """A dict of the numbers ``wavenet-j models`` prints for one model_config."""
+    """A dict of the numbers ``wavenet-j models`` prints for one model_config.
+
+    Frozen parameters are those of frozen layers; batch norm's moving statistics, which training
+    updates without gradients, count as trainable.
+    """
     config = complete_config(model_config)
     model = build_separator(config)
-    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights)
     total = model.count_params()
     input_frames, output_frames = get_padding(config)
     return {
         "params": total,
-        "trainable": trainable,
-        "frozen": total - trainable,
+        "trainable": total - frozen,
+        "frozen": frozen,
         "input_frames": input_frames,
         "output_frames": output_frames,
         "receptive_field": receptive_field(config),
@@ -46,8 +50,13 @@ def receptive_field(model_config):
     dependency cancels; LeakyReLU's slope is never 0) is differentiated at the centre output
     sample, in float64 so that deep products stay representable. Without context the copy's
     input is made long enough that the field never touches its edges.
+
+    None for the spectrogram U-Net: the probe differentiates at a silent input, where the STFT
+    magnitude has no derivative.
     """
     config = complete_config(model_config)
+    if config["network"] == "unet_spectrogram":
+        return None
     probe = dict(config, num_initial_filters=1, output_type="direct", output_activation="linear",
                  freeze_encoder=False, freeze_decoder=False)
     block = 2 ** config["num_layers"]
@@ -82,7 +91,7 @@ def models_table(names):
     for name in names:
         info = describe(resolve_config(name.split("+")))
         rows.append((name, f"{info['params']:,}", f"{info['trainable']:,}", f"{info['frozen']:,}",
-                     str(info["input_frames"]), str(info["output_frames"]), str(info["receptive_field"])))
+                     str(info["input_frames"]), str(info["output_frames"]), str(info["receptive_field"] or "-")))
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
              for row in [header, *rows]]
@@ -95,7 +104,11 @@ def model_flops(model):
     which hold all but a sliver of the arithmetic."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv1D):
-            width, channels_in, channels_out = layer.kernel.shape
-            total += 2 * layer.output.shape[1] * width * channels_in * channels_out
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
+            positions = layer.output.shape[1:-1]
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input position spreads the whole kernel
+            positions = layer.input.shape[1:-1]
+        else:
+            continue
+        total += 2 * int(np.prod(positions)) * int(np.prod(layer.kernel.shape))
     return total

@@ -22,6 +22,7 @@ from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
 from wavenet_j.models import build_separator, get_padding, rebuild, stage_estimates
+from wavenet_j.models.spectrogram import magnitude, source_magnitudes
 from wavenet_j.training.schedule import Schedule
 
 
@@ -63,9 +64,20 @@ def _per_example_mse(targets, estimates, sources):
     return tf.add_n([_example_mse(targets[s], estimates[s]) for s in sources]) / len(sources)
 
 
+def _per_example_magnitude_l1(model, mix, targets, sources, training):
+    """The original's spectrogram loss (``raw_audio_loss=False``): mean absolute difference between each
+    target's magnitude spectrogram and the model's estimate of it, averaged over sources."""
+    estimates = source_magnitudes(model, mix, training=training)
+    return tf.add_n([tf.reduce_mean(tf.abs(magnitude(targets[s]) - tf.cast(estimates[s], tf.float32)), axis=[1, 2])
+                     for s in sources]) / len(sources)
+
+
 def example_losses(model, mix, targets, config, training=True):
-    """Per-example training loss: separation MSE summed over progressive stages, plus identity loss."""
+    """Per-example training loss: separation MSE summed over progressive stages, plus identity loss;
+    or, with ``raw_audio_loss=False``, L1 on magnitude spectrograms (one stage, no identity loss)."""
     sources = config["source_names"]
+    if not config["raw_audio_loss"]:
+        return _per_example_magnitude_l1(model, mix, targets, sources, training)
     stages = stage_estimates(model, mix, config["num_stages"], training=training)
     loss = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
     if config["identity_loss_weight"]:
@@ -188,7 +200,10 @@ class Trainer:
         @tf.function(reduce_retracing=True)  # the last batch of a partition is smaller
         def batch_losses(mix, targets):
             stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
-            total = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
+            if config["raw_audio_loss"]:
+                total = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
+            else:
+                total = _per_example_magnitude_l1(self.model, mix, targets, sources, training=False)
             per_source = {s: _example_mse(targets[s], stages[-1][s]) for s in sources}
             return total, per_source
         return batch_losses
