@@ -32,8 +32,7 @@ def main(cfg, model_path, input_path, output, stages, windows):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
     model, model_config = load_separator(model_path, cfg["model_config"])
-    folder = os.path.join(output or os.path.dirname(os.path.abspath(input_path)),
-                          os.path.splitext(os.path.basename(input_path))[0])
-    separate_file(model, input_path, folder, model_config, stages=stages, windows=windows)
-    print(f"stems in {folder}/")
-    return folder
+    stems = separate_file(model, input_path, output or os.path.dirname(os.path.abspath(input_path)), model_config,
+                          stages=stages, windows=windows)
+    print("stems: " + ", ".join(stems.values()))
+    return stems

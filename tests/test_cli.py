@@ -195,3 +195,39 @@ def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch
     assert manifest["overrides"]["musdb_path"] == str(root) and not manifest["gaps"]
     assert set(manifest["models"]) == {"U1", "J1"}
     assert (tmp_path / "checkpoints" / "study-J1" / "best.keras").exists()
+
+
+def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_finished_ones(tmp_path, monkeypatch):
+    import soundfile
+
+    from wavenet_j.cli import main
+    from wavenet_j.models import build_separator
+
+    monkeypatch.chdir(tmp_path)
+    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save("m.keras")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        soundfile.write(tmp_path / folder / "mixture.wav", np.zeros((3000, 2), np.float32), 22050)
+    message = error_line(["separate", "a/mixture.wav", "b/mixture.wav", "--model", "m.keras"], tmp_path, monkeypatch)
+    assert "'a/mixture.wav' and 'b/mixture.wav' would both write 'separated/mixture/" in message
+    assert not (tmp_path / "separated").exists()  # refused before separating anything
+    (tmp_path / "broken.mp3").write_text("not audio")
+    message = error_line(["separate", "broken.mp3", "a/mixture.wav", "b/mixture.wav", "--model", "m.keras",
+                          "--filename", "{parent}-{track}/{source}.{ext}"], tmp_path, monkeypatch)
+    assert message == "wavenet-j separate: 1 of 3 songs failed: 'broken.mp3'"
+    written = sorted(str(p.relative_to(tmp_path / "separated")) for p in (tmp_path / "separated").rglob("*.wav"))
+    assert written == ["a-mixture/accompaniment.wav", "a-mixture/vocals.wav", "b-mixture/accompaniment.wav",
+                       "b-mixture/vocals.wav"]
+    stamp = (tmp_path / "separated" / "a-mixture" / "vocals.wav").stat().st_mtime_ns
+    again = ["separate", "a/mixture.wav", "--model", "m.keras", "--filename", "{parent}-{track}/{source}.{ext}"]
+    main(again)
+    assert (tmp_path / "separated" / "a-mixture" / "vocals.wav").stat().st_mtime_ns == stamp  # skipped
+    main(again + ["--overwrite", "--encoding", "int24"])
+    assert soundfile.info(tmp_path / "separated" / "a-mixture" / "vocals.wav").subtype == "PCM_24"
+
+
+def test_help_answers_without_tensorflow():
+    result = subprocess.run([sys.executable, "-c", "import sys\nfrom wavenet_j.cli import main\ntry:\n    main(['--help'])\n"
+                             "except SystemExit:\n    pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().endswith("False False") and "separate" in result.stdout

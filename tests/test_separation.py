@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from wavenet_j.audio import AudioError
 from wavenet_j.models import build_separator, rebuild
 from wavenet_j.separation import separate_signal, separate_track, shared_context, window_starts
 
@@ -154,7 +155,6 @@ def test_segments_change_no_number(context, windows, rate, channels):
 def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
     import soundfile
 
-    from wavenet_j.audio import AudioError
     from wavenet_j.separation import separate_file
 
     config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
@@ -171,11 +171,11 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
     with pytest.raises(AudioError, match="bad.wav"):
         separate_file(model, tmp_path / "bad.wav", tmp_path / "bad", config)
-    assert not (tmp_path / "bad" / "vocals.wav").exists()
+    assert not list((tmp_path / "bad").rglob("*.wav"))
     soundfile.write(tmp_path / "surround.wav", np.zeros((100, 4), np.float32), 8000)
     with pytest.raises(AudioError, match="surround.wav.*4 channels"):
         separate_file(model, tmp_path / "surround.wav", tmp_path / "surround", config)
-    assert not any((tmp_path / "surround").glob("*.wav"))
+    assert not list((tmp_path / "surround").rglob("*.wav"))
 
 
 @pytest.mark.parametrize("context, stages", [(True, 1), (False, 2)])
@@ -187,3 +187,85 @@ def test_xla_separation_gives_the_same_numbers(context, stages):
     compiled = separate_track(model, mix, 8000, config, stages=stages, jit_compile=True)
     for name in plain:
         np.testing.assert_allclose(compiled[name], plain[name], atol=1e-5)
+
+
+def small_model():
+    config = dict(SMALL, expected_sr=8000)
+    return build_separator(config), config
+
+
+def test_a_truncated_mp3_gives_stems_as_long_as_its_audio_with_a_warning(tmp_path):
+    import subprocess
+
+    import soundfile
+
+    from wavenet_j.separation import separate_file
+
+    model, config = small_model()
+    t = np.arange(20 * 8000) / 8000
+    soundfile.write(tmp_path / "long.wav", 0.3 * np.sin(2 * np.pi * 440 * t)[:, None].repeat(2, 1), 8000)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(tmp_path / "long.wav"), "-b:a", "64k",
+                    str(tmp_path / "long.mp3")], check=True, timeout=120)
+    data = (tmp_path / "long.mp3").read_bytes()
+    (tmp_path / "cut.mp3").write_bytes(data[:len(data) // 3])  # the header still claims 20 s
+    decoded = len(soundfile.read(tmp_path / "cut.mp3")[0])
+    assert soundfile.info(tmp_path / "cut.mp3").frames > 2 * decoded
+    with pytest.warns(UserWarning, match=r"cut.mp3' decodes to \d+.\d+ s, less than the 20.\d+ s its header claims"):
+        stems = separate_file(model, tmp_path / "cut.mp3", tmp_path / "out", config)
+    for path in stems.values():
+        assert len(soundfile.read(path)[0]) == decoded
+    (tmp_path / "empty.mp3").write_bytes(b"")
+    with pytest.raises(AudioError, match="empty.mp3': the file is empty"):
+        separate_file(model, tmp_path / "empty.mp3", tmp_path / "out", config)
+
+
+def test_stem_encodings_and_clipping_are_never_silent(tmp_path):
+    import soundfile
+
+    from wavenet_j.separation import separate_file
+
+    model, config = small_model()
+    model.get_layer("output_accompaniment").bias.assign([2.0, 2.0])  # tanh near 1, vocals = mix - that:
+    mix = np.random.default_rng(8).uniform(-0.9, 0.9, (4000, 2)).astype(np.float32)  # clipped at -1 often
+    soundfile.write(tmp_path / "float.wav", mix, 16000, subtype="FLOAT")  # resampled back: overshoots ±1
+    stems = separate_file(model, tmp_path / "float.wav", tmp_path / "f", config)  # float in: float out, unclipped
+    vocals, _ = soundfile.read(stems["vocals"], dtype="float32")
+    assert soundfile.info(stems["vocals"]).subtype == "FLOAT" and np.abs(vocals).max() > 1.0
+    with pytest.warns(UserWarning, match=r"clamped to \[-1, 1\] \(accompaniment \d+, vocals \d+\)"):
+        clamped = separate_file(model, tmp_path / "float.wav", tmp_path / "c", config, encoding="int16")
+    assert soundfile.info(clamped["vocals"]).subtype == "PCM_16"
+    with pytest.warns(UserWarning, match=r"all stems scaled by 0\.\d+"):
+        scaled = separate_file(model, tmp_path / "float.wav", tmp_path / "s", config, encoding="int24",
+                               ext="flac", clipping="rescale")
+    rescaled, _ = soundfile.read(scaled["vocals"], dtype="float32")
+    peak = max(np.abs(soundfile.read(stems[name], dtype="float32")[0]).max() for name in stems)
+    np.testing.assert_allclose(rescaled, vocals / peak, atol=1e-5)
+    with pytest.raises(ValueError, match="FLAC holds integer samples only"):
+        separate_file(model, tmp_path / "float.wav", tmp_path / "x", config, encoding="float32", ext="flac")
+
+
+def test_a_killed_run_leaves_nothing_a_rerun_keeps_and_an_unwritable_folder_is_named(tmp_path):
+    import soundfile
+
+    from wavenet_j.separation import separate_file
+
+    model, config = small_model()
+    soundfile.write(tmp_path / "song.wav", np.zeros((3000, 2), np.float32), 8000)
+    left = tmp_path / "out" / "song" / ".vocals.wav.partial-abc123"
+    left.mkdir(parents=True)
+    (left / "vocals.wav").write_bytes(b"half a song")
+    separate_file(model, tmp_path / "song.wav", tmp_path / "out", config)
+    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == ["accompaniment.wav", "vocals.wav"]
+    blocked = tmp_path / "a file"  # an output folder that cannot be made, as a read-only or full disk
+    blocked.write_text("not a folder")
+    with pytest.raises(AudioError, match="cannot write the stems of .*song.wav' to .*a file"):
+        separate_file(model, tmp_path / "song.wav", blocked, config)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_nan_in_the_mix_is_reported_where_it_is():
+    model, config = small_model()
+    mix = np.zeros((3000, 2), np.float32)
+    mix[1000, 1] = np.nan
+    with pytest.raises(ValueError, match=r"NaN or infinite sample at sample 1000 \(second 0.12\)"):
+        separate_track(model, mix, 8000, config)

@@ -1,5 +1,6 @@
 """Write files so that a crash or kill never leaves something that looks complete but is not."""
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -22,6 +23,14 @@ def atomic_path(path):
             os.replace(path, os.path.join(staging, "replaced"))
         os.replace(temporary, path)
     finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_partials(path):
+    """Remove the staging folders a killed writer of ``path`` left beside it."""
+    path = os.path.abspath(os.fspath(path))
+    for staging in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
+                                          f".{glob.escape(os.path.basename(path))}.partial-*")):
         shutil.rmtree(staging, ignore_errors=True)
 
 

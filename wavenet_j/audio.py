@@ -1,10 +1,9 @@
-"""Reading any audio file ffmpeg can decode, and writing wav files atomically."""
+"""Reading any audio file ffmpeg can decode."""
 import os
+import warnings
 
 import numpy as np
 import soundfile
-
-from wavenet_j.atomic import atomic_path
 
 
 class AudioError(ValueError):
@@ -26,16 +25,15 @@ def read_audio(path):
         import librosa
 
         try:
-            audio, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
-        except Exception as error:  # audioread raises backend-specific types
-            raise AudioError(f"cannot read audio file {path!r}: {error}") from error
+            with warnings.catch_warnings():  # librosa announces its fallback to audioread, which is the plan here
+                warnings.simplefilter("ignore")
+                audio, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
+        except Exception as error:  # audioread raises backend-specific types, often without a message
+            reason = "the file is empty" if not os.path.getsize(path) else str(error) or (
+                "neither libsndfile nor ffmpeg can decode it: not audio, or a format they do not know")
+            raise AudioError(f"cannot read audio file {path!r}: {reason}") from error
         audio = np.atleast_2d(audio).T
     if audio.size == 0:
         raise AudioError(f"audio file {path!r} holds no samples")
     return np.ascontiguousarray(audio), int(rate)
 
-
-def write_audio(path, audio, rate):
-    """Write ``[samples, channels]`` as 16-bit wav, atomically."""
-    with atomic_path(path) as temporary:
-        soundfile.write(temporary, audio, rate, subtype="PCM_16", format="WAV")

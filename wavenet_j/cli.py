@@ -112,15 +112,46 @@ def _export(args):
 def _separate(args):
     from tqdm import tqdm
 
+    from wavenet_j.audio import AudioError
     from wavenet_j.interop import load_separator
-    from wavenet_j.separation import separate_file
+    from wavenet_j.separation import separate_file, stem_paths
 
     ((_, path, config),) = _models(args)
     model, config = load_separator(path, config)
-    for song in tqdm(args.songs, desc="separating", unit="song"):
-        folder = os.path.join(args.output, os.path.splitext(os.path.basename(song))[0])
-        separate_file(model, song, folder, config, **_separation(args))
-        tqdm.write(f"{song} -> {folder}/")
+    ext = "flac" if args.flac else "wav"
+    songs = list(dict.fromkeys(args.songs))
+    stems, writers = {}, {}
+    try:
+        for song in songs:
+            stems[song] = stem_paths(song, args.output, model.output, args.filename, ext)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    for song, paths in stems.items():  # before anything is separated: no song may overwrite another's stems
+        for stem in paths.values():
+            if writers.setdefault(stem, song) != song:
+                raise argparse.ArgumentTypeError(
+                    f"{writers[stem]!r} and {song!r} would both write {stem!r}; give a --filename that tells "
+                    f"them apart, e.g. '{{parent}}/{{track}}/{{source}}.{{ext}}'")
+    failed = []
+    for number, song in enumerate(songs, 1):
+        if not args.overwrite and all(os.path.exists(stem) for stem in stems[song].values()):
+            tqdm.write(f"{song}: its stems exist, skipped (--overwrite separates it again)")
+            continue
+        with tqdm(desc=f"song {number}/{len(songs)}", unit="s", bar_format="{desc}: {percentage:3.0f}% "
+                  "{n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]", total=1, leave=False) as bar:
+            def progress(done, total):
+                bar.total, bar.n = total, done
+                bar.refresh()
+            try:
+                separate_file(model, song, args.output, config, template=args.filename, ext=ext,
+                              encoding=args.encoding, clipping=args.clipping, progress=progress, **_separation(args))
+            except AudioError as error:
+                failed.append(song)
+                tqdm.write(f"wavenet-j separate: {error}", file=sys.stderr)
+                continue
+        tqdm.write(f"{song} -> {', '.join(stems[song].values())}")
+    if failed:
+        sys.exit(f"wavenet-j separate: {len(failed)} of {len(songs)} songs failed: {', '.join(map(repr, failed))}")
 
 
 def _evaluate(args):
@@ -284,6 +315,7 @@ def _command(commands, name, run, help, example):
 
 def build_parser():
     parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     models = _command(commands, "models", _list_models,
@@ -318,11 +350,24 @@ def build_parser():
     export.add_argument("-o", "--output", required=True, help="the SavedModel folder or .tflite file to write")
 
     separate = _command(commands, "separate", _separate, "separate songs (any format ffmpeg reads) into stems",
-                        "wavenet-j separate song.mp3 --model checkpoints/j1/best.keras -o separated")
-    separate.add_argument("songs", nargs="+", metavar="SONG")
+                        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras -o separated")
+    separate.add_argument("songs", nargs="+", metavar="SONG",
+                          help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), any rate and channels")
     _add_model_options(separate, several=False)
     _add_separation_options(separate, windows="shared")
-    separate.add_argument("-o", "--output", default="separated", help="stems go to OUTPUT/<song name>/<source>.wav")
+    separate.add_argument("-o", "--output", default="separated",
+                          help="stems go to OUTPUT/<--filename> (default: separated/<song name>/<source>.wav)")
+    separate.add_argument("--filename", default="{track}/{source}.{ext}",
+                          help="stem file names below OUTPUT, from {track} (the song's file name), {parent} (its "
+                               "folder's name), {source} and {ext}; default: {track}/{source}.{ext}")
+    separate.add_argument("--overwrite", action="store_true",
+                          help="separate songs whose stems exist again (default: skip them)")
+    separate.add_argument("--encoding", choices=["int16", "int24", "float32"],
+                          help="stem samples (default: float32 for float input files, else int16)")
+    separate.add_argument("--flac", action="store_true", help="write FLAC instead of WAV (int16 or int24)")
+    separate.add_argument("--clipping", choices=["clamp", "rescale"], default="clamp",
+                          help="integer stems beyond full scale: clamp those samples, or scale all stems of the "
+                               "song by one factor (either is reported); default: clamp")
 
     evaluate = _command(commands, "evaluate", _evaluate,
                         "score models on MUSDB's test set: museval JSON per track, the paper's SDR statistics",
@@ -330,7 +375,7 @@ def build_parser():
     evaluate.add_argument("--musdb", required=True, help="MUSDB18 or MUSDB18-HQ root")
     _add_model_options(evaluate, several=True)
     _add_separation_options(evaluate, windows="original")
-    evaluate.add_argument("--subset", default="test")
+    evaluate.add_argument("--subset", default="test", help="MUSDB subset to score: test (default) or train")
     evaluate.add_argument("--workers", type=_positive, default=1, help="tracks scored in parallel processes")
     evaluate.add_argument("--shard", type=_shard, default=(0, 1),
                           help="i/n: every n-th track from the i-th (several machines)")
@@ -383,9 +428,27 @@ def build_parser():
     return parser
 
 
+def _import_tensorflow_quietly():
+    """TensorFlow's native libraries log to stderr while they load (CUDA probes, CPU features,
+    oneDNN), whatever TF_CPP_MIN_LOG_LEVEL says: that file descriptor is silenced just for then."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
+            tf.get_logger().setLevel("ERROR")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv=None):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the tables
     args = build_parser().parse_args(argv)
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _import_tensorflow_quietly()
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_: print(f"wavenet-j: warning: {message}", file=sys.stderr)
         try:

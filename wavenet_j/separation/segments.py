@@ -137,8 +137,10 @@ def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, 
             else:
                 block = np.asarray(block, dtype=np.float32)
                 mix_channels = mix_channels or block.shape[1]
-                if not np.all(np.isfinite(block)):
-                    raise ValueError(f"the mix has NaN or infinite samples (after sample {length})")
+                finite = np.isfinite(block).all(axis=1)
+                if not finite.all():
+                    raise ValueError(f"the mix has a NaN or infinite sample at sample {length + int(np.argmin(finite))} "
+                                     f"(second {(length + int(np.argmin(finite))) / sr:.2f})")
                 length += len(block)
                 chunk = resample_in(_to_model_channels(block, channels), last=False)
             buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])

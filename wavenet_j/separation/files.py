@@ -1,0 +1,147 @@
+"""Separating an audio file into stem files, streamed: read, separate and write as it goes.
+
+Stems appear only when complete. They are first written as float32, so a second pass can
+rescale or clamp what 16- or 24-bit files cannot hold, and say how much it changed.
+"""
+import contextlib
+import os
+import warnings
+
+import numpy as np
+import soundfile
+
+from wavenet_j.atomic import atomic_path, remove_partials
+from wavenet_j.audio import AudioError, read_audio
+from wavenet_j.separation.segments import separate_blocks
+from wavenet_j.separation.track import BLOCK, array_blocks
+
+ENCODINGS = {"int16": "PCM_16", "int24": "PCM_24", "float32": "FLOAT"}
+FORMATS = {"wav": "WAV", "flac": "FLAC"}
+CLIPPING = ("clamp", "rescale")
+TEMPLATE = "{track}/{source}.{ext}"
+
+
+def stem_paths(song, output, sources, template=TEMPLATE, ext="wav"):
+    """``{source: path}`` of a song's stems: ``template`` below ``output``, with ``{track}`` (the
+    song's file name without extension), ``{parent}`` (its folder's name), ``{source}`` and ``{ext}``."""
+    song = os.path.abspath(os.fspath(song))
+    fields = {"track": os.path.splitext(os.path.basename(song))[0],
+              "parent": os.path.basename(os.path.dirname(song)), "ext": ext}
+    try:
+        paths = {source: os.path.join(output, template.format(source=source, **fields)) for source in sources}
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(f"file-name template {template!r} is not valid: use the fields {{track}}, {{parent}}, "
+                         f"{{source}} and {{ext}} ({error!r})") from error
+    if len(set(paths.values())) < len(paths):
+        raise ValueError(f"file-name template {template!r} gives every source the same file: it needs {{source}}")
+    return paths
+
+
+def separate_file(model, path, output, model_config, template=TEMPLATE, ext="wav", encoding=None, clipping="clamp",
+                  progress=None, **options):
+    """Write the stems of the audio file ``path`` (see ``stem_paths``) at its rate and channel count,
+    and return their paths; ``options`` as for ``separate_track``.
+
+    ``encoding`` is ``"int16"``, ``"int24"`` or ``"float32"``; by default float32 for a float input
+    file, else int16. Samples beyond [-1, 1] in an integer encoding are clamped (``clipping="clamp"``,
+    with a warning that counts them) or all stems are scaled by one factor so the loudest fits
+    (``"rescale"``, with a warning naming the factor). ``progress(seconds_done, seconds_total)`` is
+    called as the song goes. Formats libsndfile cannot read (m4a, ...) are decoded whole by ffmpeg
+    first; a file that decodes to less than its header claims is separated as far as it decodes,
+    with a warning. What a killed run left of these stems is removed first.
+    """
+    path = os.fspath(path)
+    if clipping not in CLIPPING:
+        raise ValueError(f"clipping {clipping!r} is not one of {list(CLIPPING)}")
+    if ext not in FORMATS:
+        raise ValueError(f"stem format {ext!r} is not one of {list(FORMATS)}")
+    try:
+        info = soundfile.info(path)
+        rate, channels, frames, is_float = info.samplerate, info.channels, info.frames, info.subtype in ("FLOAT",
+                                                                                                         "DOUBLE")
+        blocks = _file_blocks(path, frames)
+    except (RuntimeError, soundfile.LibsndfileError):
+        mix, rate = read_audio(path)
+        channels, frames, is_float = mix.shape[1], len(mix), False
+        blocks = array_blocks(mix)
+    subtype = ENCODINGS[encoding] if encoding else "FLOAT" if is_float else "PCM_16"
+    if FORMATS[ext] == "FLAC" and subtype == "FLOAT":
+        raise ValueError("FLAC holds integer samples only: choose int16 or int24, or wav for float32")
+    targets = stem_paths(path, output, model.output, template, ext)
+    for target in targets.values():
+        remove_partials(target)
+    try:
+        with contextlib.ExitStack() as stack:
+            finals = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
+            floats = {name: os.path.join(os.path.dirname(final), "float.wav") for name, final in finals.items()}
+            peaks = _separate_to_float(model, blocks, rate, channels, frames, floats, model_config, progress, options)
+            _encode(floats, finals, rate, channels, FORMATS[ext], subtype, clipping, peaks, path)
+    except AudioError:
+        raise
+    except (OSError, soundfile.LibsndfileError) as error:  # a full disk, a read-only folder: nothing is left
+        raise AudioError(f"cannot write the stems of {path!r} to {os.path.dirname(next(iter(targets.values())))!r}: "
+                         f"{error}") from error
+    except ValueError as error:  # a mix this model cannot take: name the file
+        raise AudioError(f"cannot separate {path!r}: {error}") from error
+    return targets
+
+
+def _separate_to_float(model, blocks, rate, channels, frames, floats, model_config, progress, options):
+    """Separate into float32 files; returns each stem's peak magnitude."""
+    peaks = dict.fromkeys(floats, 0.0)
+    done = 0
+    with contextlib.ExitStack() as stack:
+        writers = {name: stack.enter_context(soundfile.SoundFile(file, "w", rate, channels, subtype="FLOAT",
+                                                                 format="WAV")) for name, file in floats.items()}
+        for out in separate_blocks(model, blocks, rate, model_config, **options):
+            for name, block in out.items():
+                writers[name].write(block)
+                peaks[name] = max(peaks[name], float(np.max(np.abs(block), initial=0.0)))
+            done += len(next(iter(out.values())))
+            if progress:
+                progress(done / rate, max(frames, done) / rate)
+    return peaks
+
+
+def _encode(floats, finals, rate, channels, file_format, subtype, clipping, peaks, path):
+    """The float32 stems in their final encoding; what an integer encoding cannot hold is said."""
+    scale = 1.0
+    if subtype != "FLOAT" and clipping == "rescale" and max(peaks.values()) > 1.0:
+        scale = 1.0 / max(peaks.values())
+        warnings.warn(f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {subtype} without clipping")
+    clamped = dict.fromkeys(floats, 0)
+    for name, file in floats.items():
+        if subtype == "FLOAT" and file_format == "WAV":
+            os.replace(file, finals[name])
+            continue
+        with soundfile.SoundFile(file) as source, soundfile.SoundFile(finals[name], "w", rate, channels,
+                                                                      subtype=subtype, format=file_format) as target:
+            for block in source.blocks(BLOCK, dtype="float32", always_2d=True):
+                block = block * scale
+                clamped[name] += int(np.count_nonzero(np.abs(block) > 1.0))
+                target.write(np.clip(block, -1.0, 1.0))
+    if any(clamped.values()):
+        counts = ", ".join(f"{name} {count}" for name, count in clamped.items() if count)
+        warnings.warn(f"{path!r}: samples beyond full scale clamped to [-1, 1] ({counts}); "
+                      f"--clipping rescale scales the stems instead, --encoding float32 keeps them")
+
+
+def _file_blocks(path, header_frames):
+    """The file's samples block by block, until the decoder's data ends, whatever the header claims."""
+    read = 0
+    try:
+        with soundfile.SoundFile(path) as sound:
+            while True:
+                block = sound.read(BLOCK, dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                read += len(block)
+                yield block
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise AudioError(f"cannot read audio file {path!r}: {error}") from error
+    if not read:
+        raise AudioError(f"audio file {path!r} decodes to no samples (its header claims {header_frames})")
+    if read < header_frames:
+        rate = soundfile.info(path).samplerate
+        warnings.warn(f"{path!r} decodes to {read / rate:.2f} s, less than the {header_frames / rate:.2f} s its "
+                      f"header claims: it is probably truncated; its stems end where its audio does")
