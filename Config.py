@@ -9,7 +9,6 @@ The values themselves live in ``wavenet_j/configs.py`` (plain dicts, so the libr
 """
 import copy
 
-import numpy as np
 from sacred import Ingredient
 from sacred.config import ConfigDict
 
@@ -22,17 +21,28 @@ cfg = Ingredient("cfg")
 def base_config():
     model_config = dict(BASE_CONFIG)  # noqa: F841 (Sacred reads the local variables)
     model_config.update(derived_keys(model_config))
-    experiment_id = int(np.random.randint(0, 1000000))  # noqa: F841 (pass experiment_id=... to resume a run)
+    named_configs = []  # the named configs given, in order; each one adds its name
+    # None first: Sacred warns when a given value's type differs from the default's, unless that is None.
+    experiment_id = None  # the run folder; default: the named configs joined by "+", or U1, so a run resumes
+    experiment_id = experiment_id or "+".join(named_configs) or "U1"
 
 
 class _NamedConfig(ConfigDict):
-    """A dict named config that Sacred cannot alter: applying ``cfg.J1 cfg.tiny`` merges J1's
-    values into the stored ``tiny`` dict in place, which would leak into the next run of the
-    same process (a notebook, the tests). Each use therefore starts from a fresh copy."""
+    """A dict named config that Sacred cannot alter, and that adds its name to ``named_configs``.
+
+    Applying ``cfg.J1 cfg.tiny`` merges J1's values into the stored ``tiny`` dict in place, which
+    would leak into the next run of the same process (a notebook, the tests); each use therefore
+    starts from a fresh copy. ``preset`` holds the values of the named configs applied before.
+    """
+
+    def __init__(self, name, overrides):
+        super().__init__({"model_config": overrides})
+        self.name = name
 
     def __call__(self, fixed=None, preset=None, fallback=None):
-        return ConfigDict(copy.deepcopy(self._conf))(fixed, preset, fallback)
+        names = [*(preset or {}).get("named_configs", []), self.name]
+        return ConfigDict(dict(copy.deepcopy(self._conf), named_configs=names))(fixed, preset, fallback)
 
 
 for _name, _overrides in NAMED_CONFIGS.items():
-    cfg.named_configs[_name] = _NamedConfig({"model_config": _overrides})
+    cfg.named_configs[_name] = _NamedConfig(_name, _overrides)

@@ -3,7 +3,7 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: test demo install ffmpeg clean
 
@@ -15,7 +15,7 @@ test: install ffmpeg
 DEMO_SONG = $$(ls -d data/toy_musdb/test/*/ | head -n 1)mixture.wav
 demo: install ffmpeg
 	$(VENV)/bin/wavenet-j models
-	$(PYTHON) experiments/train.py with cfg.J1 cfg.tiny cfg.experiment_id=demo
+	$(PYTHON) experiments/train.py -l WARNING with cfg.J1 cfg.tiny cfg.experiment_id=demo
 	$(VENV)/bin/wavenet-j separate "$(DEMO_SONG)" --model checkpoints/demo/best.keras -o separated/demo
 	@echo "demo done: model checkpoints/demo/best.keras, logs in logs/demo (tensorboard --logdir logs),"
 	@echo "stems of the toy song in separated/demo/mixture/"

@@ -1,7 +1,8 @@
 """Score a model on MUSDB: ``python experiments/evaluate.py with cfg.M4 model_path=... [shard=0/2 workers=2]``.
 
 The MUSDB root is ``cfg.model_config.musdb_path``. Per-track museval JSON and the paper's
-statistics (``statistics.csv``, ``statistics.md``) go to ``output``; re-running resumes.
+statistics (``statistics.csv``, ``statistics.md``) go to ``output``; re-running resumes, and an
+``output`` that holds the scores of another model or other options is refused.
 """
 import os
 import sys
@@ -11,6 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
+from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 from wavenet_j.data.pipeline import musdb_root  # noqa: E402
 from wavenet_j.evaluation.musdb import evaluate_model  # noqa: E402
 from wavenet_j.evaluation.statistics import markdown_table  # noqa: E402

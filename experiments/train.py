@@ -1,7 +1,9 @@
 """Train a model: ``python experiments/train.py with cfg.J1`` (add ``cfg.tiny`` for a CPU).
 
-Re-running the same command with the same ``experiment_id`` resumes a killed run. Sacred records
-the config, the seed, the validation split and the result under the run's folder.
+Re-running the same command resumes its run: the run folder is ``<model_base_dir>/<experiment_id>``, and
+the default ``experiment_id`` names the named configs given (``J1+tiny``; ``U1`` without one). A
+finished run is not trained again. Sacred records the config, the seed, the validation split and
+the result under the run's folder.
 """
 import logging
 import os
@@ -13,6 +15,9 @@ from sacred import Experiment  # noqa: E402
 from sacred.observers import FileStorageObserver  # noqa: E402
 
 from Config import cfg  # noqa: E402
+from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()
 from wavenet_j.training import Trainer, run_paths  # noqa: E402
 
 ex = Experiment("train", ingredients=[cfg])

@@ -1,4 +1,5 @@
 """The paper's statistics, and a resumable evaluation on the toy corpus."""
+import glob
 import os
 import signal
 import subprocess
@@ -101,3 +102,33 @@ def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(t
     assert load_scores(str(out)) == scores
     assert sorted(p.name for p in (estimates / "test").rglob("*")) == sorted(
         [first, second] + ["accompaniment.wav", "vocals.wav"] * 2)  # nothing half-written left behind
+
+
+def test_a_results_folder_is_resumed_only_by_the_model_and_options_that_made_it(tmp_path):
+    import keras
+
+    from wavenet_j.configs import resolve_config
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.evaluation.musdb import EvaluationError, evaluate_model
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
+    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    first, again, other = (str(tmp_path / name) for name in ("first.keras", "again.keras", "other.keras"))
+    build_separator(config).save(first)
+    keras.saving.load_model(first).save(again)  # the same weights, saved anew
+    build_separator(dict(config, seed=1)).save(other)
+    out = str(tmp_path / "results")
+    evaluate_model(first, out, root)
+    (scores,) = glob.glob(os.path.join(out, "test", "*.json"))
+    stamp = os.path.getmtime(scores)
+    evaluate_model(again, out, root, separation={"stages": 1, "windows": "original"})  # the defaults, spelled out
+    assert os.path.getmtime(scores) == stamp  # resumed: nothing scored again
+    with pytest.raises(EvaluationError, match=r"scores of model '.*first\.keras' with .*not of '.*other\.keras'"):
+        evaluate_model(other, out, root)
+    with pytest.raises(EvaluationError, match=r"not of '.*first\.keras' with \{'stages': 2"):
+        evaluate_model(first, out, root, separation={"stages": 2})
+    os.remove(os.path.join(out, "fingerprint.json"))  # results written before fingerprints were kept
+    with pytest.raises(EvaluationError, match="no fingerprint.json"):
+        evaluate_model(first, out, root)
+    assert os.path.getmtime(scores) == stamp

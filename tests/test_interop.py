@@ -170,3 +170,29 @@ def test_import_original_command_refuses_a_mismatch_and_writes_nothing(tmp_path)
     assert result.returncode != 0
     assert "does not match the config" in result.stderr or "has shape" in result.stderr
     assert not out.exists() and list(tmp_path.glob("*.keras*")) == []
+
+
+def test_a_model_loaded_again_from_its_checkpoint_or_keras_file_keeps_its_fingerprint(tmp_path):
+    from wavenet_j.evaluation.musdb import fingerprint, separation_options
+    from wavenet_j.interop import load_separator
+
+    config = CONFIGS["mono_direct_tanh_linear"]
+    prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
+    options = separation_options()
+    model, loaded = load_separator(prefix, config)
+    expected = fingerprint(*load_separator(prefix, config), options)
+    assert fingerprint(model, loaded, options) == expected
+    model.save(tmp_path / "model.keras")
+    assert fingerprint(*load_separator(tmp_path / "model.keras"), options) == expected
+    assert fingerprint(model, dict(config, musdb_path="/moved"), options) == expected  # where the data lives
+    assert fingerprint(model, dict(config, output_activation="linear"), options) != expected
+    assert fingerprint(model, loaded, separation_options({"precision": "mixed_bfloat16"})) != expected
+
+
+def test_a_file_named_keras_that_is_not_a_model_is_named(tmp_path):
+    from wavenet_j.interop import load_separator
+
+    path = tmp_path / "notes.keras"
+    path.write_text("not a model")
+    with pytest.raises(ConfigError, match=r"'.*notes\.keras' is not a Keras model file"):
+        load_separator(path)

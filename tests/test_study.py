@@ -128,3 +128,14 @@ def test_two_shards_and_a_merge_give_the_report_of_one_run(tmp_path):
     with open(os.path.join(shared, "study.json")) as handle:
         manifest = json.load(handle)
     assert manifest["models"]["J1"]["run"].startswith(str(tmp_path / "machine1"))
+
+
+@pytest.mark.parametrize("musdb_path", [None, "nowhere"])
+def test_a_study_that_fails_at_start_leaves_no_folders(musdb_path, tmp_path, monkeypatch):
+    from wavenet_j.studies import run_study
+
+    monkeypatch.chdir(tmp_path)
+    overrides = {"musdb_path": musdb_path and str(tmp_path / musdb_path), "data_path": str(tmp_path / "data")}
+    with pytest.raises(StudyError, match="U1: .*musdb_path|U1: MUSDB root .*nowhere"):
+        run_study(str(tmp_path / "study"), base=[], pairs=(("U1", "J1"),), tables=False, overrides=overrides)
+    assert not list(tmp_path.iterdir())  # no output folder, no checkpoints/ or logs/

@@ -2,6 +2,7 @@
 import glob
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -278,15 +279,17 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
     config = tiny("J1", toy_root, tmp_path, epoch_it=2)
     updates = [f"cfg.model_config.{key}={json.dumps(config[key])}" for key in (
         "num_frames", "batch_size", "epoch_it", "musdb_path", "data_path", "model_base_dir", "log_dir")]
-    result = subprocess.run([sys.executable, script, "-l", "ERROR", "with", "cfg.J1", "cfg.tiny", *updates,
-                             "cfg.experiment_id=7"], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    command = [sys.executable, script, "-l", "ERROR", "with", "cfg.J1", "cfg.tiny", *updates]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    run = tmp_path / "runs" / "7"
+    run = tmp_path / "runs" / "J1+tiny"  # the named configs name the run, so the same command resumes it
+    assert f"starting run {run}" in result.stdout
     assert (run / "best.keras").exists() and "tensorboard --logdir" in result.stdout
-    (record,) = glob.glob(str(run / "sacred" / "*" / "config.json"))
-    with open(record) as handle:
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert again.returncode == 0 and f"run {run} is finished" in again.stdout, again.stderr[-3000:]
+    with open(run / "sacred" / "1" / "config.json") as handle:  # Sacred's record of the first command
         assert json.load(handle)["cfg"]["model_config"]["freeze_encoder"] is True
-    assert glob.glob(str(run / "sacred" / "*" / "split.json"))
+    assert (run / "sacred" / "1" / "split.json").exists()
     with pytest.raises(subprocess.CalledProcessError):
         subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)
     # The same overrides through ``wavenet-j train`` make the same run.
@@ -297,6 +300,20 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     for record in ("model_config.json", "split.json"):
         assert (run / record).read_text() == (tmp_path / "runs" / "8" / record).read_text()
+
+
+@pytest.mark.parametrize("arguments, experiment_id", [
+    ([], "U1"), (["with", "cfg.J1"], "J1"), (["with", "cfg.J1", "cfg.tiny"], "J1+tiny"),
+    (["with", "cfg.J1", "cfg.experiment_id=j1"], "j1"), (["with", "cfg.J1", "cfg.experiment_id=7"], 7),
+])
+def test_the_default_experiment_id_names_the_named_configs_and_a_given_one_needs_no_warning(arguments, experiment_id):
+    script = os.path.join(HERE, "..", "experiments", "train.py")
+    result = subprocess.run([sys.executable, script, "print_config", *arguments], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    printed = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # without Sacred's colours
+    assert re.search(rf"experiment_id = {re.escape(repr(experiment_id))}\s", printed)
+    assert "WARNING - " not in result.stderr, result.stderr[-3000:]
 
 
 def first_step_losses(config):
@@ -321,6 +338,17 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
         Trainer(config, "run")
     with pytest.raises(ValueError, match="musdb_path'\\] is not set"):
         Trainer(dict(config, musdb_path=None), "run")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "logs").exists()  # no empty run folders left
+
+
+def test_a_finished_run_says_so_and_returns_its_result_without_training(toy_root, tmp_path, capsys):
+    config = tiny("U1", toy_root, tmp_path, epoch_it=2, num_initial_filters=4, schedule=[[1, 1e-3], [2, 1e-4]])
+    result = Trainer(config, "done").fit()
+    assert f"starting run {os.path.join(config['model_base_dir'], 'done')}" in capsys.readouterr().out
+    assert Trainer(config, "done").fit() == result
+    said = capsys.readouterr().out
+    assert re.search(r"run .*done is finished \(all 2 stages\): best model .*best\.keras, result .*result\.json", said)
+    assert "resuming" not in said and "stage 3" not in said
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])

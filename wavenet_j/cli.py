@@ -9,6 +9,8 @@ import os
 import sys
 import warnings
 
+from wavenet_j.startup import import_tensorflow_quietly
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse, with its usage errors as one line and status 1 like every other user error."""
@@ -22,11 +24,13 @@ def _user_errors():
     from wavenet_j.audio import AudioError
     from wavenet_j.configs import ConfigError
     from wavenet_j.data.tracks import DataError
+    from wavenet_j.evaluation.musdb import EvaluationError
     from wavenet_j.interop import CheckpointMismatch
     from wavenet_j.studies import StudyError
     from wavenet_j.training import TrainingError
 
-    return (AudioError, ConfigError, DataError, CheckpointMismatch, StudyError, TrainingError, OSError)
+    return (AudioError, ConfigError, DataError, EvaluationError, CheckpointMismatch, StudyError, TrainingError,
+            OSError)
 
 
 def _shard(text):
@@ -87,7 +91,7 @@ def _train(args):
     from wavenet_j.training import Trainer
 
     config = resolve_config(args.names, parse_overrides(args.set))
-    result = Trainer(config, args.id or "-".join(args.names)).fit()
+    result = Trainer(config, args.id or "+".join(args.names)).fit()
     print(f"best model: {result['best_model']}\nTensorBoard: tensorboard --logdir {result['log_dir']}")
 
 
@@ -329,7 +333,7 @@ def build_parser():
     train.add_argument("names", nargs="+", metavar="NAME", help="named configs, applied in order (e.g. J1 tiny)")
     _add_overrides(train)
     train.add_argument("--id", help="the experiment id: run folder <model_base_dir>/<id>, resumed if it exists "
-                                    "(default: the names joined with '-')")
+                                    "(default: the names joined with '+', as experiments/train.py names it)")
 
     original = _command(commands, "import-original", _import_original,
                         "turn an original Wave-U-Net TF1 checkpoint into a .keras model",
@@ -428,27 +432,10 @@ def build_parser():
     return parser
 
 
-def _import_tensorflow_quietly():
-    """TensorFlow's native libraries log to stderr while they load (CUDA probes, CPU features,
-    oneDNN), whatever TF_CPP_MIN_LOG_LEVEL says: that file descriptor is silenced just for then."""
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()
-            tf.get_logger().setLevel("ERROR")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def main(argv=None):
     args = build_parser().parse_args(argv)
     if not args.verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        _import_tensorflow_quietly()
+        import_tensorflow_quietly()
     with warnings.catch_warnings():
         warnings.showwarning = lambda message, *_: print(f"wavenet-j: warning: {message}", file=sys.stderr)
         try:

@@ -4,13 +4,16 @@ Each track's scores are written (museval's own JSON, atomically) to ``<out>/<sub
 as soon as the track is done, so a killed evaluation resumes without redoing a finished track
 or trusting a half-written one. Tracks run in parallel processes, and ``shard=(i, n)`` takes
 every n-th track from the i-th, so several machines can share a test set; the statistics are
-then computed from whatever JSON files the output folder holds (the merge step).
+then computed from whatever JSON files the output folder holds (the merge step). ``<out>/fingerprint.json``
+says which model and separation options made them, so a resumed evaluation never mixes in, or
+reports, another model's scores.
 
 Optionally the estimates are kept too, as ``<estimates_dir>/<subset>/<track>/<source>.wav`` (the
 layout of musdb's ``estimates_dir`` and museval's ``eval_mus_dir``), so sigsep's tools can score
 them independently.
 """
 import concurrent.futures
+import hashlib
 import json
 import multiprocessing
 import os
@@ -19,11 +22,42 @@ import numpy as np
 import soundfile
 
 from wavenet_j.atomic import atomic_path, write_text
+from wavenet_j.configs import complete_config
 from wavenet_j.data.tracks import MUSDB_STEMS, musdb_tracks, read_musdb_track
 from wavenet_j.evaluation.bss import METRICS, evaluate_track
 from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
 
 _worker = {}
+
+# Where the data and the runs live changes no estimate, and may move between a killed evaluation and its resumption.
+_LOCATIONS = ("musdb_path", "musdb_is_wav", "ccmixter_path", "data_path", "model_base_dir", "log_dir")
+
+
+class EvaluationError(ValueError):
+    """A results folder that holds the scores of another model or other separation options."""
+
+
+def separation_options(separation=None):
+    """``separate_track``'s options as scored: the defaults that change estimates, then ``separation``.
+
+    Context models are scored on the original's window grid unless ``windows="shared"`` is
+    given, so the numbers compare with the original's and the paper's.
+    """
+    return {"stages": 1, "windows": "original", "precision": None, **(separation or {})}
+
+
+def fingerprint(model, model_config, separation):
+    """sha256 of what decides a model's scores: its weights in order, its model_config, the separation
+    options. The same model loaded again (from its ``.keras`` file or its original checkpoint) gives
+    the same fingerprint."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        value = np.ascontiguousarray(weight.numpy())
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(value.tobytes())
+    config = {key: value for key, value in complete_config(model_config).items() if key not in _LOCATIONS}
+    digest.update(json.dumps([config, separation], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def references(audio, source_names):
@@ -35,17 +69,14 @@ def references(audio, source_names):
 
 def score_track(model, model_config, track, separation=None, estimates_dir=None):
     """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
-    ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...).
+    ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...; see ``separation_options``).
 
-    Context models are scored on the original's window grid unless ``windows="shared"`` is
-    given, so the numbers compare with the original's and the paper's. With ``estimates_dir``
-    the estimates are written there first, unless all of them already are.
+    With ``estimates_dir`` the estimates are written there first, unless all of them already are.
     """
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
-    options = {"windows": "original", **(separation or {})}
-    estimates = separate_track(model, audio[0], rate, model_config, **options)
+    estimates = separate_track(model, audio[0], rate, model_config, **separation_options(separation))
     if estimates_dir is not None and not _has_stems(estimates_dir, track.subset, track.name, estimates):
         _write_stems(estimates_dir, track.subset, track.name, estimates, rate)
     return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
@@ -80,10 +111,33 @@ def _write_scores(path, name, scores):
     write_text(path, store.json)
 
 
+def _check_fingerprint(out_dir, made_by, scored):
+    """Refuse a results folder that another model or other options made; claim a new one before its first track."""
+    path = os.path.join(out_dir, "fingerprint.json")
+    if not os.path.exists(path):
+        if scored:
+            raise EvaluationError(
+                f"{out_dir!r} holds scores but no fingerprint.json, so which model made them is unknown; give "
+                f"another output folder, or remove this one to score {made_by['model']!r}")
+        write_text(path, json.dumps(made_by, indent=1))
+        return
+    with open(path, encoding="utf-8") as handle:
+        existing = json.load(handle)
+    if existing["fingerprint"] != made_by["fingerprint"]:
+        raise EvaluationError(
+            f"{out_dir!r} holds the scores of model {existing['model']!r} with {existing['separation']} "
+            f"(fingerprint {existing['fingerprint'][:12]}), not of {made_by['model']!r} with {made_by['separation']} "
+            f"({made_by['fingerprint'][:12]}); give another output folder, or remove this one to score again")
+
+
 def _start_worker(model_path, model_config, root, subset, separation, estimates_dir):
     from wavenet_j.interop import load_separator
 
-    model, config = load_separator(model_path, model_config)
+    _keep(*load_separator(model_path, model_config), root, subset, separation, estimates_dir)
+
+
+def _keep(model, config, root, subset, separation, estimates_dir):
+    """What ``_score_in_worker`` scores with in this process."""
     _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)},
                    separation=separation, estimates_dir=estimates_dir)
 
@@ -100,23 +154,30 @@ def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="t
     """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``.
 
     With ``estimates_dir``, a scored track whose estimates are not all there is separated and scored again.
+    Raises EvaluationError when ``out_dir`` holds scores of another model or other separation options.
     """
+    from wavenet_j.interop import load_separator
+
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
     names = [t.name for t in musdb_tracks(musdb_root, subset)][index::count]
+    options = separation_options(separation)
+    model, config = load_separator(model_path, model_config)
     scored = load_scores(out_dir, subset)
+    _check_fingerprint(out_dir, {"fingerprint": fingerprint(model, config, options), "model": os.fspath(model_path),
+                                 "separation": options}, scored)
     pending = [(name, _track_file(out_dir, subset, name)) for name in names if name not in scored or (
         estimates_dir is not None and not _has_stems(estimates_dir, subset, name, scored[name]))]
-    args = (model_path, model_config, musdb_root, subset, separation, estimates_dir)
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+        args = (model_path, model_config, musdb_root, subset, options, estimates_dir)
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                                                     initargs=args) as pool:
             for done in pool.map(_score_in_worker, *zip(*pending)):
                 progress(done)
     elif pending:
-        _start_worker(*args)
+        _keep(model, config, musdb_root, subset, options, estimates_dir)
         for name, path in pending:
             progress(_score_in_worker(name, path))
     return write_statistics(out_dir, subset)

@@ -1,5 +1,6 @@
 """One way to get a separator from wherever it lives: a ``.keras`` file or an original TF1 checkpoint."""
 import os
+import zipfile
 
 import keras
 
@@ -15,6 +16,8 @@ def load_separator(path, model_config=None):
     if path.endswith(".keras"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no model at {path!r}")
+        if not zipfile.is_zipfile(path):  # Keras reports any other file as "File not found"
+            raise ConfigError(f"{path!r} is not a Keras model file (a .keras file is a zip archive)")
         model = keras.saving.load_model(path)
         if getattr(model, "model_config", None) is None:
             raise ConfigError(f"{path!r} is not a wavenet_j separator: it carries no model_config")

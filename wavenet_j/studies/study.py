@@ -346,7 +346,7 @@ def _search_study(candidates, out_dir, base, study_id, overrides):
     if not candidates or any(not name.startswith("U") for name in candidates):
         raise StudyError(f"candidates must be U models (their J twins are derived): {candidates}")
     study = Study(out_dir, base, study_id, overrides)
-    study.check([name for u_name in candidates for name in ("J" + u_name[1:], u_name)])
+    study.check(list(candidates) + ["J" + name[1:] for name in candidates])  # an unknown name as it was typed
     return study
 
 

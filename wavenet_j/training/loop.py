@@ -149,9 +149,10 @@ class Trainer:
         self.config = complete_config(model_config)
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
-        self._check_writable()
-        self.config["musdb_path"] = musdb_root(self.config)  # a missing or empty corpus fails here, before any work
+        # A missing or empty corpus fails here, before any work and before the run's folders exist.
+        self.config["musdb_path"] = musdb_root(self.config)
         detect_is_wav(self.config["musdb_path"])
+        self._check_writable()
         self.schedule = Schedule.from_config(self.config)
         with self.strategy.scope():
             self.model, self.optimizer = model_and_optimizer(self.config)
@@ -162,6 +163,7 @@ class Trainer:
                                          position=self.position, schedule=self.schedule_state)
         self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=2)
         self.best_path = os.path.join(self.run_dir, "best.keras")
+        self.result_path = os.path.join(self.run_dir, "result.json")
         self.writer = tf.summary.create_file_writer(self.log_dir)
         self._steps = {}
         self._validation_step = self._validation_fn()
@@ -177,10 +179,17 @@ class Trainer:
                 raise TrainingError(f"cannot write to {folder!r}: {error}") from error
 
     def _restore(self):
-        if self.manager.latest_checkpoint:
-            self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            self.schedule.restore(self.schedule_state.numpy())
-            print(f"resuming {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
+        """Continue from the last checkpoint, if any, saying whether the run starts, resumes or is finished."""
+        if not self.manager.latest_checkpoint:
+            print(f"starting run {self.run_dir}")
+            return
+        self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
+        self.schedule.restore(self.schedule_state.numpy())
+        if self.schedule.done:
+            print(f"run {self.run_dir} is finished (all {len(self.schedule.stages)} stages): best model "
+                  f"{self.best_path}, result {self.result_path}")
+        else:
+            print(f"resuming run {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
                   f"epoch {self.schedule.epoch + 1}")
 
     def _save(self):
@@ -229,15 +238,21 @@ class Trainer:
                 tf.summary.audio(f"validation/{s}_estimate", tf.clip_by_value(estimates[s], -1, 1), rate, max_outputs=1)
 
     def fit(self):
-        """Train until the last stage stops early; returns the run's summary (also in ``result.json``)."""
+        """Train until the last stage stops early; returns the run's summary (also in ``result.json``).
+
+        A finished run trains nothing: its stored summary is returned.
+        """
         config, started = self.config, time.time()
+        self._restore()
+        if self.schedule.done and os.path.exists(self.result_path):
+            with open(self.result_path, encoding="utf-8") as handle:
+                return json.load(handle)
         valid_names = [t.name for t in partition_tracks(config, "valid")]
         write_text(os.path.join(self.run_dir, "model_config.json"), json.dumps(config, indent=1, sort_keys=True))
         write_text(os.path.join(self.run_dir, "split.json"), json.dumps(
             {"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]}, indent=1))
         valid = get_dataset(config, "valid")
         snippet = next(iter(valid.unbatch().batch(1)))
-        self._restore()
         steps_per_epoch = config["epoch_it"]
         checkpoint_every = config["checkpoint_steps"] or steps_per_epoch
         while not self.schedule.done:
@@ -289,7 +304,7 @@ class Trainer:
         result = {"best_validation_loss": self.schedule.best, "steps": int(self.step.numpy()),
                   "best_model": self.best_path, "log_dir": self.log_dir,
                   "seconds_this_run": round(time.time() - started, 1)}
-        write_text(os.path.join(self.run_dir, "result.json"), json.dumps(result, indent=1))
+        write_text(self.result_path, json.dumps(result, indent=1))
         return result
 
 
