@@ -122,7 +122,7 @@ def test_bad_config_values_name_the_key(partial, message):
 def test_get_padding_numbers():
     assert get_padding(resolve_config("U1")) == (16384, 16384)
     assert get_padding(resolve_config("M1")) == (16384, 16384)
-    # DESIGN.md: the original M4 turns 16384 requested output frames into 16389, with 147443 input.
+    # The original's get_padding turns M4's 16384 requested output frames into 16389, with 147443 input.
     for name in ("M3", "M4", "M5", "M6", "M5_HighSR"):
         assert get_padding(resolve_config(name)) == (147443, 16389)
     # By hand: 2 layers, widths 3: rem 10 -> 6.5 -> 4.75, bottom 5; out 5 -> 7 -> 11; in 7 -> 15 -> 31.

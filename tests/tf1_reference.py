@@ -1,4 +1,4 @@
-"""The original Wave-U-Net's forward graph in TF1 ops, written from DESIGN.md's semantics, and
+"""The original Wave-U-Net's forward graph in TF1 ops, written from its ``UnetAudioSeparator``, and
 its spectrogram U-Net's, written from its ``UnetSpectrogramSeparator``.
 
 The project's reference for checkpoint import: variables are created with the original's

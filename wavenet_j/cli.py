@@ -299,13 +299,17 @@ def _add_model_options(parser, several):
                                          "of its model_config")
 
 
+def _add_windows_option(parser, default):
+    parser.add_argument("--windows", choices=["original", "shared"], default=default,
+                        help="context models' window grid: 'original' (the original's predict_track, scores "
+                             "comparable with its and the paper's) or 'shared' (several times faster, estimates "
+                             f"slightly different); default: {default}")
+
+
 def _add_separation_options(parser, windows):
     parser.add_argument("--stages", type=_positive, default=1,
                         help="progressive inference stages (models without context)")
-    parser.add_argument("--windows", choices=["original", "shared"], default=windows,
-                        help="context models' window grid: 'original' (the original's predict_track, scores "
-                             "comparable with its and the paper's) or 'shared' (several times faster, estimates "
-                             f"slightly different); default: {windows}")
+    _add_windows_option(parser, windows)
     parser.add_argument("--bf16", action="store_true",
                         help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
 
@@ -408,8 +412,7 @@ def build_parser():
     study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
     study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
-    study.add_argument("--windows", choices=["original", "shared"], default="original",
-                       help="context models' window grid for scoring (default: original, as the paper)")
+    _add_windows_option(study, "original")
     study.add_argument("--plan", action="store_true",
                        help="print every run that would be trained or evaluated, what is reused, and estimated "
                             "training times from a few timed steps of each model here; train nothing")

@@ -143,10 +143,11 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     """Fill ``model`` (from ``build_separator(model_config)``) with an original TF1 checkpoint.
 
     Every ``separator/...`` variable is matched by creation order; optimizer slots,
-    ``beta*_power`` and ``global_step`` are ignored. A checkpoint named after one of the original's
-    configs (``full_44KHz-236118``) but loaded with another gets a warning naming both, since
-    the shapes alone cannot tell, say, a 44.1 kHz model from a 22.05 kHz one. Everything is checked before anything is
-    assigned, so on a mismatch the model is left as it was and the error names the variable.
+    ``beta*_power`` and ``global_step`` are ignored. A checkpoint named after one of the
+    original's configs (``full_44KHz-236118``) but loaded with another gets a warning naming
+    both, since the shapes alone cannot tell, say, a 44.1 kHz model from a 22.05 kHz one.
+    Everything is checked before anything is assigned, so on a mismatch the model is left as it
+    was and the error names the variable.
     """
     expected = original_variable_names(model_config)
     prefix = checkpoint_prefix(ckpt_path)

@@ -59,7 +59,7 @@ def separate_file(model, path, output, model_config, template=TEMPLATE, ext="wav
         info = soundfile.info(path)
         rate, channels, frames, is_float = info.samplerate, info.channels, info.frames, info.subtype in ("FLOAT",
                                                                                                          "DOUBLE")
-        blocks = _file_blocks(path, frames)
+        blocks = _file_blocks(path, frames, rate)
     except (RuntimeError, soundfile.LibsndfileError):
         mix, rate = read_audio(path)
         channels, frames, is_float = mix.shape[1], len(mix), False
@@ -111,7 +111,7 @@ def _encode(floats, finals, rate, channels, file_format, subtype, clipping, peak
         warnings.warn(f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {subtype} without clipping")
     clamped = dict.fromkeys(floats, 0)
     for name, file in floats.items():
-        if subtype == "FLOAT" and file_format == "WAV":
+        if subtype == "FLOAT":  # float32 WAV already (FLAC holds no floats)
             os.replace(file, finals[name])
             continue
         with soundfile.SoundFile(file) as source, soundfile.SoundFile(finals[name], "w", rate, channels,
@@ -126,7 +126,7 @@ def _encode(floats, finals, rate, channels, file_format, subtype, clipping, peak
                       f"--clipping rescale scales the stems instead, --encoding float32 keeps them")
 
 
-def _file_blocks(path, header_frames):
+def _file_blocks(path, header_frames, rate):
     """The file's samples block by block, until the decoder's data ends, whatever the header claims."""
     read = 0
     try:
@@ -142,6 +142,5 @@ def _file_blocks(path, header_frames):
     if not read:
         raise AudioError(f"audio file {path!r} decodes to no samples (its header claims {header_frames})")
     if read < header_frames:
-        rate = soundfile.info(path).samplerate
         warnings.warn(f"{path!r} decodes to {read / rate:.2f} s, less than the {header_frames / rate:.2f} s its "
                       f"header claims: it is probably truncated; its stems end where its audio does")
