@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
@@ -22,6 +23,7 @@ import tensorflow as tf  # noqa: E402
 from wavenet_j.configs import resolve_config  # noqa: E402
 from wavenet_j.models import build_separator  # noqa: E402
 from wavenet_j.models.summary import model_flops  # noqa: E402
+from wavenet_j.training.loop import model_and_optimizer, train_step_fn  # noqa: E402
 
 RATE = 22050
 
@@ -36,6 +38,19 @@ def timed(function, repeats=5, warmup=1):
         function()
         times.append(time.perf_counter() - start)
     return min(times), float(np.median(times))
+
+
+def timed_pair(first, second, repeats=4):
+    """Minimum seconds of each of two functions, timed in turns so that a change in the machine's load
+    during the run reaches both alike."""
+    first(), second()
+    times = [[], []]
+    for _ in range(repeats):
+        for function, kept in zip((first, second), times):
+            start = time.perf_counter()
+            function()
+            kept.append(time.perf_counter() - start)
+    return min(times[0]), min(times[1])
 
 
 def bench_matmul():
@@ -60,21 +75,21 @@ def bench_separation(results):
     config = resolve_config("U1")
     model = build_separator(config)
     mix = _minute()
-    best, median = timed(lambda: separate_track(model, mix, RATE, config), repeats=3)
+    best, median = timed(lambda: separate_track(model, mix, RATE), repeats=3)
     windows = -(-len(mix) // config["num_frames"])
     gflops = model_flops(model) * windows / best / 1e9
     out = {"seconds": round(best, 3), "median_seconds": round(median, 3), "times_real_time": round(60 / best, 1),
            "gflops": round(gflops, 1)}
     if "matmul_gflops" in results:
         out["fraction_of_matmul"] = round(gflops / results["matmul_gflops"], 3)
-    bf16, _ = timed(lambda: separate_track(model, mix, RATE, config, precision="mixed_bfloat16"), repeats=3)
-    exact = separate_track(model, mix, RATE, config)
-    fast = separate_track(model, mix, RATE, config, precision="mixed_bfloat16")
+    bf16, _ = timed(lambda: separate_track(model, mix, RATE, precision="mixed_bfloat16"), repeats=3)
+    exact = separate_track(model, mix, RATE)
+    fast = separate_track(model, mix, RATE, precision="mixed_bfloat16")
     out["bf16"] = {"seconds": round(bf16, 3), "speedup_vs_fp32": round(best / bf16, 2),
                    "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
                    "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1)}
-    xla, _ = timed(lambda: separate_track(model, mix, RATE, config, jit_compile=True), repeats=3)
-    compiled = separate_track(model, mix, RATE, config, jit_compile=True)
+    xla, _ = timed(lambda: separate_track(model, mix, RATE, jit_compile=True), repeats=3)
+    compiled = separate_track(model, mix, RATE, jit_compile=True)
     out["xla"] = {"seconds": round(xla, 3), "speedup_vs_plain": round(best / xla, 2),
                   "max_abs_difference": float(max(np.abs(compiled[n] - exact[n]).max() for n in exact))}
     return {"separation": out}
@@ -90,14 +105,15 @@ def bench_separation_context():
     config = resolve_config("M4")
     model = build_separator(config)
     mix = _minute()
-    windowed, _ = timed(lambda: separate_track(model, mix, RATE, config, windows="original"), repeats=2)
-    shared, _ = timed(lambda: separate_track(model, mix, RATE, config), repeats=2)
-    from wavenet_j.separation.segments import SHARED_WINDOWS
+    windowed, _ = timed(lambda: separate_track(model, mix, RATE, windows="original"), repeats=2)
+    shared, _ = timed(lambda: separate_track(model, mix, RATE), repeats=2)
+    from wavenet_j.separation.segments import shared_windows
 
-    long_model, hop = shared_context(model, SHARED_WINDOWS)
+    count = shared_windows(model)
+    long_model, hop = shared_context(model, count)
     signal = tf.constant(mix[:30 * RATE])
     separate = tf.function(lambda: separate_signal(model, signal, hop=hop))()  # compiled: eager Keras keeps
-    together = tf.function(lambda: separate_signal(long_model, signal, hop=SHARED_WINDOWS * hop))()  # every activation
+    together = tf.function(lambda: separate_signal(long_model, signal, hop=count * hop))()  # every activation
     difference = max(float(tf.reduce_max(tf.abs(separate[n] - together[n]))) for n in separate)
     # Per window, without the partial last pass a signal of any length ends with:
     one, many = tf.zeros((8,) + model.input_shape[1:]), tf.zeros((1,) + long_model.input_shape[1:])
@@ -106,38 +122,81 @@ def bench_separation_context():
     return {"separation_context": {
         "windowed_seconds_per_minute": round(windowed, 3), "shared_context_seconds_per_minute": round(shared, 3),
         "shared_vs_windowed_cost": round(shared / windowed, 3),
-        "shared_vs_windowed_cost_per_window": round(per_pass / SHARED_WINDOWS / (per_window / 8), 3),
-        "shared_vs_windowed_flops_per_window": round(
-            model_flops(long_model) / SHARED_WINDOWS / model_flops(model), 3),
+        "windows_per_shared_pass": count,
+        "shared_vs_windowed_cost_per_window": round(per_pass / count / (per_window / 8), 3),
+        "shared_vs_windowed_flops_per_window": round(model_flops(long_model) / count / model_flops(model), 3),
         "shared_vs_separate_windows_max_abs_difference": difference}}
 
 
-def _trainer(name, workdir):
-    from wavenet_j.training import Trainer
+def _batch(config, batch=16, seed=0):
+    """A random training batch ``(mix, targets)`` of ``config``'s shapes."""
+    rng = np.random.default_rng(seed)
+    mix = tf.constant(rng.uniform(-0.5, 0.5, (batch, config["num_frames"], 2)).astype(np.float32))
+    targets = {s: tf.constant(rng.uniform(-0.5, 0.5, mix.shape).astype(np.float32)) for s in config["source_names"]}
+    return mix, targets
 
-    config = dict(resolve_config(name), batch_size=16, model_base_dir=os.path.join(workdir, "runs"),
-                  log_dir=os.path.join(workdir, "logs"), musdb_path="toy", data_path=os.path.join(workdir, "data"))
-    return Trainer(config, name), config
+
+def project_step(name, batch=16):
+    """``(step, model)``: the project's compiled training step of a named config, as training runs it."""
+    config = dict(resolve_config(name), batch_size=batch)
+    model, optimizer = model_and_optimizer(config)
+    step = train_step_fn(model, optimizer, config, batch, tf.distribute.get_strategy())
+    mix, targets = _batch(config, batch)
+    return (lambda: step(mix, targets).numpy()), model
 
 
 def bench_train_step(results):
     out, flops = {}, {}
-    with tempfile.TemporaryDirectory() as workdir:
-        for name in ("U1", "J1", "L"):
-            trainer, config = _trainer(name, workdir)
-            rng = np.random.default_rng(0)
-            mix = tf.constant(rng.uniform(-0.5, 0.5, (16, config["num_frames"], 2)).astype(np.float32))
-            targets = {s: tf.constant(rng.uniform(-0.5, 0.5, mix.shape).astype(np.float32)) for s in config["source_names"]}
-            step = trainer._train_step_fn(16)
-            best, _ = timed(lambda: step(mix, targets).numpy(), repeats=3)
-            out[name] = round(best, 3)
-            flops[name] = model_flops(trainer.model)
+    for name in ("U1", "J1", "L"):
+        step, model = project_step(name)
+        out[name], _ = timed(step, repeats=3)
+        out[name] = round(out[name], 3)
+        flops[name] = model_flops(model)
     result = {"train_step_s": out, "train_step_ratio": {"J1/U1": round(out["J1"] / out["U1"], 3),
                                                         "L/U1": round(out["L"] / out["U1"], 3)}}
     if "matmul_gflops" in results:  # forward + backward of a fully trained model: 3x the forward FLOPs
         achieved = 3 * flops["U1"] * 16 / out["U1"] / 1e9
         result["train_step_U1_fraction_of_matmul"] = round(achieved / results["matmul_gflops"], 3)
     return result
+
+
+def bench_plain_keras():
+    """The project against U1 written with stock Keras layers (``plain_keras.py``), same weights, in one
+    run: separating a minute (the project's ``separate_track`` vs ``model.predict`` on the same
+    windows) and the U1 and J1 training steps (``train_step_fn`` vs ``compile`` + ``train_on_batch``).
+    Ratios above 1 mean the project is faster."""
+    import plain_keras
+    from wavenet_j.separation import separate_track
+
+    config = resolve_config("U1")
+    model = build_separator(config)
+    plain = plain_keras.plain_u1()
+    plain_keras.copy_weights(model, plain)
+    mix = _minute()
+    frames = config["num_frames"]
+    starts = list(range(0, len(mix) - frames, frames)) + [len(mix) - frames]  # the original's windows: the
+    windows = np.stack([mix[start:start + frames] for start in starts])  # last ends at the end and wins
+
+    def plain_separation():
+        estimates = plain.predict(windows, batch_size=8, verbose=0)
+        return {n: np.clip(np.concatenate([e[:-1].reshape(-1, 2)[:starts[-1]], e[-1]]), -1, 1)
+                for n, e in estimates.items()}
+
+    ours = separate_track(model, mix, RATE)
+    theirs = plain_separation()
+    difference = max(float(np.abs(ours[n] - theirs[n]).max()) for n in ours)
+    out = {"separation_max_abs_difference": difference}
+    times = {"separation": (lambda: separate_track(model, mix, RATE), plain_separation)}
+    for name, frozen in (("U1", False), ("J1", True)):
+        step, _ = project_step(name)
+        trainable = plain_keras.compiled(plain_keras.plain_u1(), frozen_encoder=frozen)
+        mix_batch, targets = _batch(config)
+        times[f"train_step_{name}"] = (step, lambda m=trainable: m.train_on_batch(mix_batch, targets))
+    for case, (project, baseline) in times.items():
+        ours_s, theirs_s = timed_pair(project, baseline)
+        out[case] = {"project_s": round(ours_s, 3), "plain_keras_s": round(theirs_s, 3),
+                     "project_speedup": round(theirs_s / ours_s, 3)}
+    return {"plain_keras": out}
 
 
 def bench_pipeline(results):
@@ -187,10 +246,10 @@ name, song, mode = sys.argv[1:]
 config = resolve_config(name)
 model = build_separator(config)
 if mode == "file":
-    separate_file(model, song, song + ".stems", config)
+    separate_file(model, song, song + ".stems")
 else:
     mix, rate = soundfile.read(song, dtype="float32")
-    separate_track(model, mix, rate, config)
+    separate_track(model, mix, rate)
 print(open("/proc/self/status").read())
 """
 
@@ -221,14 +280,63 @@ def bench_memory():
     return {"separation_10min_peak_rss_gb": out}
 
 
+def bench_plain_keras_avx2():
+    """``plain_keras`` again in a child process whose oneDNN kernels may use AVX2 at most
+    (``ONEDNN_MAX_CPU_ISA=AVX2``): the convolutions of a machine without AVX-512, on this one."""
+    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--json", "--only", "plain_keras"],
+                            env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2"), capture_output=True, text=True, check=True)
+    return {"plain_keras_avx2": json.loads(result.stdout.strip().splitlines()[-1])["plain_keras"]}
+
+
+def _first_written(folder, process, least=4096):
+    """Seconds until a file under ``folder`` (staged partial stems included) holds ``least`` bytes."""
+    start = time.perf_counter()
+    while process.poll() is None:
+        for parent, _, files in os.walk(folder):
+            if any(os.path.getsize(os.path.join(parent, name)) >= least for name in files):
+                return time.perf_counter() - start
+        time.sleep(0.005)
+    raise RuntimeError(f"the command ended ({process.returncode}) before writing to {folder}")
+
+
+def bench_startup():
+    """Fresh processes: ``wavenet-j --help``, ``import wavenet_j``, and ``wavenet-j separate`` on a
+    60-s 44.1 kHz stereo song with a saved U1: seconds to the first stem samples on disk, and to the end."""
+    import soundfile
+
+    command = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
+    out = {}
+    for name, argv in (("help_s", [command, "--help"]), ("import_s", [sys.executable, "-c", "import wavenet_j"])):
+        out[name], _ = timed(lambda: subprocess.run(argv, capture_output=True, check=True), repeats=3)
+        out[name] = round(out[name], 3)
+    with tempfile.TemporaryDirectory() as workdir:
+        model_path, song = os.path.join(workdir, "U1.keras"), os.path.join(workdir, "song.wav")
+        build_separator(resolve_config("U1")).save(model_path)
+        soundfile.write(song, np.random.default_rng(0).uniform(-0.5, 0.5, (60 * 44100, 2)), 44100, subtype="PCM_16")
+        first, total = [], []
+        for run in range(2):
+            folder = os.path.join(workdir, f"stems{run}")
+            start = time.perf_counter()
+            process = subprocess.Popen([command, "separate", song, "--model", model_path, "-o", folder],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            first.append(_first_written(folder, process))
+            process.wait()
+            total.append(time.perf_counter() - start)
+    out.update(separate_first_samples_s=round(min(first), 2), separate_60s_song_total_s=round(min(total), 2))
+    return {"startup": out}
+
+
 CASES = {
     "matmul": lambda results: bench_matmul(),
     "separation": bench_separation,
     "separation_context": lambda results: bench_separation_context(),
     "train_step": bench_train_step,
+    "plain_keras": lambda results: bench_plain_keras(),
+    "plain_keras_avx2": lambda results: bench_plain_keras_avx2(),
     "pipeline": bench_pipeline,
     "evaluate": lambda results: bench_evaluate(),
     "memory": lambda results: bench_memory(),
+    "startup": lambda results: bench_startup(),
 }
 
 

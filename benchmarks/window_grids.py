@@ -40,7 +40,7 @@ GRIDS = ("original", "shared")
 
 def separate(model, mix, sr, config, grid):
     """``separate_track`` on one window grid."""
-    return separate_track(model, mix, sr, config, windows=grid)
+    return separate_track(model, mix, sr, windows=grid)
 
 
 def compare(model, config, root):

@@ -15,7 +15,7 @@ from Config import cfg  # noqa: E402
 from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
-from wavenet_j.data.pipeline import musdb_root  # noqa: E402
+from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus  # noqa: E402
 from wavenet_j.evaluation.musdb import evaluate_model  # noqa: E402
 from wavenet_j.evaluation.statistics import markdown_table  # noqa: E402
 
@@ -38,7 +38,10 @@ def main(cfg, model_path, output, subset, stages, windows, shard, workers):
     if not model_path:
         raise ValueError("give model_path=...")
     index, count = (int(part) for part in str(shard).split("/"))
-    column = evaluate_model(model_path, output, musdb_root(cfg["model_config"]), cfg["model_config"], subset,
-                            {"stages": stages, "windows": windows}, (index, count), workers)
+    model_config = cfg["model_config"]
+    ensure_toy_corpus(model_config)
+    column = evaluate_model(model_path, output, corpus_root(model_config), model_config=model_config,
+                            subset=subset, separation={"stages": stages, "windows": windows},
+                            shard=(index, count), workers=workers)
     print(markdown_table(column))
     return column

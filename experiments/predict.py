@@ -34,8 +34,8 @@ def config():
 def main(cfg, model_path, input_path, output, stages, windows):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
-    model, model_config = load_separator(model_path, cfg["model_config"])
-    stems = separate_file(model, input_path, output or os.path.dirname(os.path.abspath(input_path)), model_config,
+    model, _ = load_separator(model_path, cfg["model_config"])
+    stems = separate_file(model, input_path, output or os.path.dirname(os.path.abspath(input_path)),
                           stages=stages, windows=windows)
     print("stems: " + ", ".join(stems.values()))
     return stems

@@ -151,13 +151,14 @@ def error_line(argv, tmp_path, monkeypatch):
     (["evaluate", "--musdb", "nowhere", "--model", "m.keras"], "wavenet-j evaluate: MUSDB root 'nowhere' does not exist"),
     (["train", "J1", "--set", "epoch_it"], "wavenet-j train: override 'epoch_it' must be written key=value"),
     (["export", "missing.keras", "-o", "out"], "wavenet-j export: no model at 'missing.keras'"),
-    (["study", "--config", "", "--pairs", "U1/J1", "--no-tables", "-o", "study"],
+    (["study", "--with", "", "--pairs", "U1/J1", "--no-tables", "-o", "study"],
      "wavenet-j study: U1: model_config['musdb_path'] is not set"),
     (["study", "--set", "musdb_path=/nowhere", "--pairs", "U1/J1", "-o", "study"],
      "wavenet-j study: U1: MUSDB root '/nowhere' does not exist"),
     (["study", "--set", "epoch_itt=5", "-o", "study"], "wavenet-j study: U1: unknown model_config key(s) ['epoch_itt']"),
     (["study", "--pairs", "U1/J9", "-o", "study"], "wavenet-j study: J9: unknown named config 'J9'"),
-    (["search", "U1", "--config", "", "-o", "search"], "wavenet-j search: U1: model_config['musdb_path'] is not set"),
+    (["search", "U1", "--with", "", "-o", "search"],
+     "wavenet-j search: U1: model_config['musdb_path'] is not set"),
     (["search", "UNOPE", "-o", "search"], "wavenet-j search: UNOPE: unknown named config 'UNOPE'"),
     (["plot", "results"], "wavenet-j plot: no museval scores (test/*.json) in 'results' or its subfolders"),
     (["plot"], "wavenet-j plot: give result folders and/or --spectrogram"),
@@ -177,7 +178,7 @@ def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch
     root = make_toy_corpus(tmp_path / "somewhere" / "my musdb", train=3, test=1, seconds=3.0)
     monkeypatch.chdir(tmp_path)
     small = ["num_initial_filters=2", "num_frames=1024", "batch_size=2", "epoch_it=2", "max_epochs=1"]
-    argv = ["study", "--config", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
+    argv = ["study", "--with", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
             "--pairs", "U1/J1", "--no-tables", "-o", "study"]
     main(argv + ["--plan"])
     plan = capsys.readouterr().out

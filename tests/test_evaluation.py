@@ -1,5 +1,6 @@
 """The paper's statistics, and a resumable evaluation on the toy corpus."""
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -73,7 +74,10 @@ def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
     with open(os.path.join(out, "statistics.md")) as handle:
         assert handle.readline().startswith("| | | u1 |")
     import museval
-    museval.aggregate.json2df(__import__("json").load(open(done)), first)  # museval reads our JSON
+    with open(done, encoding="utf-8") as handle:
+        frame = museval.aggregate.json2df(json.load(handle), first)  # museval reads our JSON as we wrote it
+    vocals = frame[(frame.target == "vocals") & (frame.metric == "SDR")].sort_values("time")["score"]
+    np.testing.assert_array_equal(vocals.to_numpy(dtype=float), scores[first]["vocals"]["SDR"])
 
 
 def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(tmp_path):

@@ -1,10 +1,11 @@
 """The custom layers reproduce the original's TF1 numerics, checked by hand and against TF1 ops."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from wavenet_j.models.layers import (
-    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample, center_crop)
+    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample, UpsampleConv, center_crop)
 
 
 def column(values):
@@ -85,3 +86,51 @@ def test_audio_clip_only_at_inference():
     x = column([-2.0, 0.5, 3.0])
     np.testing.assert_array_equal(AudioClip()(x, training=True).numpy().ravel(), [-2.0, 0.5, 3.0])
     np.testing.assert_array_equal(AudioClip()(x).numpy().ravel(), [-1.0, 0.5, 1.0])
+
+
+def _unfused(layer, skip, x, padding):
+    """The three layers ``UpsampleConv`` stands for, with its weights."""
+    upsampled = LinearUpsample(align_corners=padding == "valid")(x)
+    merged = tf.concat([center_crop(skip, upsampled.shape[1]), upsampled], -1) if skip is not None else upsampled
+    conv = keras.layers.Conv1D(layer.filters, layer.kernel_size, padding=padding, activation="leaky_relu")
+    conv.build(merged.shape)
+    conv.set_weights(layer.get_weights())
+    return conv(merged)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid"])
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 15])
+@pytest.mark.parametrize("length", [4, 5, 13])
+def test_upsample_conv_equals_upsampling_concat_and_conv(padding, width, length):
+    if padding == "valid" and 2 * length - 1 < width:
+        pytest.skip("shorter than the kernel")
+    rng = np.random.default_rng(width * 100 + length)
+    x = rng.standard_normal((2, length, 4)).astype(np.float32)
+    skip = rng.standard_normal((2, 2 * length + 2, 3)).astype(np.float32)  # cropped to the upsampled length
+    for inputs in ([skip, x], [x]):
+        layer = UpsampleConv(6, width, padding, kernel_initializer=keras.initializers.RandomNormal(seed=1))
+        ours = layer(inputs)
+        reference = _unfused(layer, inputs[0] if len(inputs) == 2 else None, x, padding)
+        assert ours.shape == reference.shape
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), atol=2e-6)
+
+
+def test_upsample_conv_gradients_equal_the_unfused_layers():
+    rng = np.random.default_rng(0)
+    x, skip = (tf.constant(rng.standard_normal(shape).astype(np.float32)) for shape in ((2, 9, 4), (2, 18, 3)))
+    layer = UpsampleConv(5, 5, "same")
+    layer([skip, x])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, skip])
+        ours = tf.reduce_sum(layer([skip, x]) ** 2)
+        reference = tf.reduce_sum(_unfused(layer, skip, x, "same") ** 2)
+    # The reference conv holds copies of the weights: compare gradients with respect to the inputs.
+    for ours_gradient, reference_gradient in zip(tape.gradient(ours, [x, skip]), tape.gradient(reference, [x, skip])):
+        np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_upsample_conv_config_round_trip():
+    layer = UpsampleConv(7, 5, "valid", name="decoder_conv3")
+    clone = UpsampleConv.from_config(layer.get_config())
+    assert (clone.filters, clone.kernel_size, clone.padding, clone.name) == (7, 5, "valid", "decoder_conv3")
+    assert clone.compute_output_shape([(None, 40, 3), (None, 20, 4)]) == (None, 35, 7)

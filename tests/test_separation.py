@@ -64,8 +64,8 @@ def test_separate_track_shares_context_or_runs_the_original_windows():
     model = build_separator(config)
     mix = np.random.default_rng(3).uniform(-0.5, 0.5, (2000, 2)).astype(np.float32)
     original = original_predict_track(model, mix)
-    exact = separate_track(model, mix, 8000, config, windows="original")
-    shared = separate_track(model, mix, 8000, config)
+    exact = separate_track(model, mix, 8000, windows="original")
+    shared = separate_track(model, mix, 8000)
     for name in original:
         np.testing.assert_allclose(exact[name], original[name], atol=1e-6)
         # another window grid: the same model, slightly different numbers near window edges
@@ -77,10 +77,10 @@ def test_cached_separation_follows_weight_changes():
     config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(4).uniform(-0.5, 0.5, (700, 2)).astype(np.float32)
-    separate_track(model, mix, 8000, config)
+    separate_track(model, mix, 8000)
     model.set_weights([w * 0.5 for w in model.get_weights()])
-    again = separate_track(model, mix, 8000, config)
-    fresh = separate_track(rebuild(model), mix, 8000, config)  # a new model: nothing cached
+    again = separate_track(model, mix, 8000)
+    fresh = separate_track(rebuild(model), mix, 8000)  # a new model: nothing cached
     for name in again:
         np.testing.assert_allclose(again[name], fresh[name], atol=1e-6)
 
@@ -94,7 +94,7 @@ def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
     config = dict(SMALL, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(0).uniform(-0.5, 0.5, (int(rate * seconds), channels)).astype(np.float32)
-    estimates = separate_track(model, mix, rate, config)
+    estimates = separate_track(model, mix, rate)
     assert sorted(estimates) == ["accompaniment", "vocals"]
     assert all(e.shape == mix.shape and e.dtype == np.float32 for e in estimates.values())
 
@@ -105,7 +105,7 @@ def test_difference_output_sums_to_the_mix_at_the_models_rate():
     config = dict(SMALL, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(1).uniform(-0.4, 0.4, (1000, 2)).astype(np.float32)  # no clipping needed
-    estimates = separate_track(model, mix, 8000, config)
+    estimates = separate_track(model, mix, 8000)
     np.testing.assert_allclose(estimates["accompaniment"] + estimates["vocals"], mix, atol=1e-5)
 
 
@@ -115,10 +115,10 @@ def test_separate_track_rejects_what_it_cannot_use():
     config = dict(SMALL, num_frames=64)
     model = build_separator(config)
     with pytest.raises(ValueError, match="cannot separate a mix with 4 channels"):
-        separate_track(model, np.zeros((100, 4), np.float32), 22050, config)
+        separate_track(model, np.zeros((100, 4), np.float32), 22050)
     with pytest.raises(ValueError, match=r"\[samples, channels\]"):
-        separate_track(model, np.zeros(100, np.float32), 22050, config)
-    silence = separate_track(model, np.zeros((500, 2), np.float32), 22050, config)
+        separate_track(model, np.zeros(100, np.float32), 22050)
+    silence = separate_track(model, np.zeros((500, 2), np.float32), 22050)
     assert all(np.all(np.isfinite(e)) for e in silence.values())
 
 
@@ -128,8 +128,8 @@ def test_bf16_separation_is_close_to_float32():
     config = dict(SMALL, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(2).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
-    exact = separate_track(model, mix, 8000, config)
-    fast = separate_track(model, mix, 8000, config, precision="mixed_bfloat16")
+    exact = separate_track(model, mix, 8000)
+    fast = separate_track(model, mix, 8000, precision="mixed_bfloat16")
     for name in exact:
         assert fast[name].dtype == np.float32
         difference = np.abs(fast[name] - exact[name]).max()
@@ -142,9 +142,9 @@ def test_segments_change_no_number(context, windows, rate, channels):
     config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(5).uniform(-0.5, 0.5, (5000, channels)).astype(np.float32)
-    whole = separate_track(model, mix, rate, config, windows=windows)
+    whole = separate_track(model, mix, rate, windows=windows)
     for seconds in (0.01, 0.07):  # segments of one grid unit, and of several
-        pieces = separate_track(model, mix, rate, config, windows=windows, segment_seconds=seconds)
+        pieces = separate_track(model, mix, rate, windows=windows, segment_seconds=seconds)
         for name in whole:
             np.testing.assert_allclose(pieces[name], whole[name], atol=1e-6)
     if rate == 8000 and channels == 2 and windows == "original":  # and both are the original's predict_track
@@ -162,19 +162,19 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
     mix = np.random.default_rng(6).uniform(-0.5, 0.5, (30000, 2)).astype(np.float32)
     soundfile.write(tmp_path / "song.flac", mix, 16000)
     mix = soundfile.read(tmp_path / "song.flac", dtype="float32")[0]  # as 16-bit samples
-    stems = separate_file(model, tmp_path / "song.flac", tmp_path / "stems", config, segment_seconds=0.5)
-    expected = separate_track(model, mix, 16000, config)
+    stems = separate_file(model, tmp_path / "song.flac", tmp_path / "stems", segment_seconds=0.5)
+    expected = separate_track(model, mix, 16000)
     for name, path in stems.items():
         stem, rate = soundfile.read(path, dtype="float32")
         assert rate == 16000 and stem.shape == mix.shape
         np.testing.assert_allclose(stem, expected[name], atol=1.5 / 2 ** 15)  # 16-bit wav
     (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
     with pytest.raises(AudioError, match="bad.wav"):
-        separate_file(model, tmp_path / "bad.wav", tmp_path / "bad", config)
+        separate_file(model, tmp_path / "bad.wav", tmp_path / "bad")
     assert not list((tmp_path / "bad").rglob("*.wav"))
     soundfile.write(tmp_path / "surround.wav", np.zeros((100, 4), np.float32), 8000)
     with pytest.raises(AudioError, match="surround.wav.*4 channels"):
-        separate_file(model, tmp_path / "surround.wav", tmp_path / "surround", config)
+        separate_file(model, tmp_path / "surround.wav", tmp_path / "surround")
     assert not list((tmp_path / "surround").rglob("*.wav"))
 
 
@@ -183,8 +183,8 @@ def test_xla_separation_gives_the_same_numbers(context, stages):
     config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(7).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
-    plain = separate_track(model, mix, 8000, config, stages=stages)
-    compiled = separate_track(model, mix, 8000, config, stages=stages, jit_compile=True)
+    plain = separate_track(model, mix, 8000, stages=stages)
+    compiled = separate_track(model, mix, 8000, stages=stages, jit_compile=True)
     for name in plain:
         np.testing.assert_allclose(compiled[name], plain[name], atol=1e-5)
 
@@ -211,12 +211,12 @@ def test_a_truncated_mp3_gives_stems_as_long_as_its_audio_with_a_warning(tmp_pat
     decoded = len(soundfile.read(tmp_path / "cut.mp3")[0])
     assert soundfile.info(tmp_path / "cut.mp3").frames > 2 * decoded
     with pytest.warns(UserWarning, match=r"cut.mp3' decodes to \d+.\d+ s, less than the 20.\d+ s its header claims"):
-        stems = separate_file(model, tmp_path / "cut.mp3", tmp_path / "out", config)
+        stems = separate_file(model, tmp_path / "cut.mp3", tmp_path / "out")
     for path in stems.values():
         assert len(soundfile.read(path)[0]) == decoded
     (tmp_path / "empty.mp3").write_bytes(b"")
     with pytest.raises(AudioError, match="empty.mp3': the file is empty"):
-        separate_file(model, tmp_path / "empty.mp3", tmp_path / "out", config)
+        separate_file(model, tmp_path / "empty.mp3", tmp_path / "out")
 
 
 def test_stem_encodings_and_clipping_are_never_silent(tmp_path):
@@ -228,20 +228,20 @@ def test_stem_encodings_and_clipping_are_never_silent(tmp_path):
     model.get_layer("output_accompaniment").bias.assign([2.0, 2.0])  # tanh near 1, vocals = mix - that:
     mix = np.random.default_rng(8).uniform(-0.9, 0.9, (4000, 2)).astype(np.float32)  # clipped at -1 often
     soundfile.write(tmp_path / "float.wav", mix, 16000, subtype="FLOAT")  # resampled back: overshoots ±1
-    stems = separate_file(model, tmp_path / "float.wav", tmp_path / "f", config)  # float in: float out, unclipped
+    stems = separate_file(model, tmp_path / "float.wav", tmp_path / "f")  # float in: float out, unclipped
     vocals, _ = soundfile.read(stems["vocals"], dtype="float32")
     assert soundfile.info(stems["vocals"]).subtype == "FLOAT" and np.abs(vocals).max() > 1.0
     with pytest.warns(UserWarning, match=r"clamped to \[-1, 1\] \(accompaniment \d+, vocals \d+\)"):
-        clamped = separate_file(model, tmp_path / "float.wav", tmp_path / "c", config, encoding="int16")
+        clamped = separate_file(model, tmp_path / "float.wav", tmp_path / "c", encoding="int16")
     assert soundfile.info(clamped["vocals"]).subtype == "PCM_16"
     with pytest.warns(UserWarning, match=r"all stems scaled by 0\.\d+"):
-        scaled = separate_file(model, tmp_path / "float.wav", tmp_path / "s", config, encoding="int24",
+        scaled = separate_file(model, tmp_path / "float.wav", tmp_path / "s", encoding="int24",
                                ext="flac", clipping="rescale")
     rescaled, _ = soundfile.read(scaled["vocals"], dtype="float32")
     peak = max(np.abs(soundfile.read(stems[name], dtype="float32")[0]).max() for name in stems)
     np.testing.assert_allclose(rescaled, vocals / peak, atol=1e-5)
     with pytest.raises(ValueError, match="FLAC holds integer samples only"):
-        separate_file(model, tmp_path / "float.wav", tmp_path / "x", config, encoding="float32", ext="flac")
+        separate_file(model, tmp_path / "float.wav", tmp_path / "x", encoding="float32", ext="flac")
 
 
 def test_a_killed_run_leaves_nothing_a_rerun_keeps_and_an_unwritable_folder_is_named(tmp_path):
@@ -254,12 +254,12 @@ def test_a_killed_run_leaves_nothing_a_rerun_keeps_and_an_unwritable_folder_is_n
     left = tmp_path / "out" / "song" / ".vocals.wav.partial-abc123"
     left.mkdir(parents=True)
     (left / "vocals.wav").write_bytes(b"half a song")
-    separate_file(model, tmp_path / "song.wav", tmp_path / "out", config)
+    separate_file(model, tmp_path / "song.wav", tmp_path / "out")
     assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == ["accompaniment.wav", "vocals.wav"]
     blocked = tmp_path / "a file"  # an output folder that cannot be made, as a read-only or full disk
     blocked.write_text("not a folder")
     with pytest.raises(AudioError, match="cannot write the stems of .*song.wav' to .*a file"):
-        separate_file(model, tmp_path / "song.wav", blocked, config)
+        separate_file(model, tmp_path / "song.wav", blocked)
     assert not list(tmp_path.glob(".*partial*"))
 
 
@@ -268,4 +268,4 @@ def test_a_nan_in_the_mix_is_reported_where_it_is():
     mix = np.zeros((3000, 2), np.float32)
     mix[1000, 1] = np.nan
     with pytest.raises(ValueError, match=r"NaN or infinite sample at sample 1000 \(second 0.12\)"):
-        separate_track(model, mix, 8000, config)
+        separate_track(model, mix, 8000)

@@ -98,7 +98,7 @@ def test_keras_round_trip_and_separation(tmp_path):
     mix = audio((2, 6400, 1))
     for source, expected in model(mix, training=False).items():
         np.testing.assert_array_equal(loaded(mix, training=False)[source], expected, err_msg=source)
-    stems = separate_track(loaded, audio((20000, 2), scale=0.5), 8192, config)
+    stems = separate_track(loaded, audio((20000, 2), scale=0.5), 8192)
     assert sorted(stems) == ["accompaniment", "vocals"]
     assert all(stem.shape == (20000, 2) and np.all(np.isfinite(stem)) for stem in stems.values())
     saved = export_model(loaded, tmp_path / "saved", "savedmodel")

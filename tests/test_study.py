@@ -8,7 +8,7 @@ import pytest
 from wavenet_j.studies import StudyError, correlate, quadrant_share
 from wavenet_j.studies.figures import pair_scatter
 from wavenet_j.studies.paper import TABLE_2
-from wavenet_j.studies.study import table_latex, table_markdown
+from wavenet_j.studies.report import table_latex, table_markdown
 
 
 def test_correlations_on_hand_made_scores():

@@ -1,4 +1,4 @@
-"""Reading any audio file ffmpeg can decode."""
+"""Reading any audio file ffmpeg can decode, and fitting audio to a model's channels."""
 import os
 import warnings
 
@@ -37,3 +37,19 @@ def read_audio(path):
         raise AudioError(f"audio file {path!r} holds no samples")
     return np.ascontiguousarray(audio), int(rate)
 
+
+def to_model_channels(audio, channels):
+    """``audio`` (channels on its last axis) as a model with ``channels`` channels hears it, by the
+    original's rule: mono models take the channel mean; stereo models duplicate a mono mix.
+
+    Raises ValueError for a stereo model and audio of more than two channels: which two of them
+    to keep, or how to mix them down, is the caller's to choose.
+    """
+    if channels == 1:
+        return audio.mean(axis=-1, keepdims=True)
+    if audio.shape[-1] == 1:
+        return np.repeat(audio, channels, axis=-1)
+    if audio.shape[-1] != channels:
+        raise ValueError(f"a stereo model cannot separate a mix with {audio.shape[-1]} channels; "
+                         f"downmix it to stereo or mono first")
+    return audio

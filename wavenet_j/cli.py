@@ -29,8 +29,8 @@ def _user_errors():
     from wavenet_j.studies import StudyError
     from wavenet_j.training import TrainingError
 
-    return (AudioError, ConfigError, DataError, EvaluationError, CheckpointMismatch, StudyError, TrainingError,
-            OSError)
+    return (AudioError, ConfigError, DataError, EvaluationError, CheckpointMismatch, StudyError,
+            TrainingError, OSError)
 
 
 def _shard(text):
@@ -47,7 +47,8 @@ def _positive(text):
 
 
 def _load_config(spec):
-    """A named config (``M5``, ``J1+tiny``) or a JSON file holding one of the original's model_config dicts."""
+    """A named config (``M5``, ``J1+tiny``), or a JSON file holding one of the original's model_config
+    dicts, for a checkpoint trained with settings no named config has."""
     from wavenet_j.configs import resolve_config
     from wavenet_j.interop import from_original_config
 
@@ -66,17 +67,20 @@ def _model_name(path):
 def _models(args):
     """``[(name, path, model_config or None)]`` from ``--model`` and ``--original-ckpt``/``--config``."""
     if args.original_ckpt and not args.config:
-        raise argparse.ArgumentTypeError("--original-ckpt needs --config (the checkpoint's named config, or its JSON)")
+        raise argparse.ArgumentTypeError(
+            "--original-ckpt needs --config (the checkpoint's named config, or its JSON)")
     paths = args.model if isinstance(args.model, list) else [args.model] if args.model else []
     models = [(_model_name(path), path, None) for path in paths]
     if args.original_ckpt:
-        models.append((f"original-{_model_name(args.original_ckpt)}", args.original_ckpt, _load_config(args.config)))
+        name = f"original-{_model_name(args.original_ckpt)}"
+        models.append((name, args.original_ckpt, _load_config(args.config)))
     return models
 
 
 def _separation(args):
     """``separate_track``'s options from the flags ``separate`` and ``evaluate`` share."""
-    return {"stages": args.stages, "windows": args.windows, "precision": "mixed_bfloat16" if args.bf16 else None}
+    precision = "mixed_bfloat16" if args.bf16 else None
+    return {"stages": args.stages, "windows": args.windows, "precision": precision}
 
 
 def _list_models(args):
@@ -147,15 +151,17 @@ def _separate(args):
                 bar.total, bar.n = total, done
                 bar.refresh()
             try:
-                separate_file(model, song, args.output, config, template=args.filename, ext=ext,
-                              encoding=args.encoding, clipping=args.clipping, progress=progress, **_separation(args))
+                separate_file(model, song, args.output, template=args.filename, ext=ext,
+                              encoding=args.encoding, clipping=args.clipping, progress=progress,
+                              **_separation(args))
             except AudioError as error:
                 failed.append(song)
                 tqdm.write(f"wavenet-j separate: {error}", file=sys.stderr)
                 continue
         tqdm.write(f"{song} -> {', '.join(stems[song].values())}")
     if failed:
-        sys.exit(f"wavenet-j separate: {len(failed)} of {len(songs)} songs failed: {', '.join(map(repr, failed))}")
+        sys.exit(f"wavenet-j separate: {len(failed)} of {len(songs)} songs failed: "
+                 f"{', '.join(map(repr, failed))}")
 
 
 def _evaluate(args):
@@ -168,13 +174,16 @@ def _evaluate(args):
 
     models = _models(args)
     if not models:
-        raise argparse.ArgumentTypeError("give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
+        raise argparse.ArgumentTypeError(
+            "give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
     columns = {}
     for name, path, config in models:
         estimates = os.path.join(args.estimates, name) if args.estimates else None
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
-            columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb, config, args.subset,
-                                          _separation(args), args.shard, args.workers, progress=lambda _: bar.update(),
+            columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb,
+                                          model_config=config, subset=args.subset,
+                                          separation=_separation(args), shard=args.shard,
+                                          workers=args.workers, progress=lambda _: bar.update(),
                                           estimates_dir=estimates))
     table = markdown_table(columns)
     write_text(os.path.join(args.output, "comparison.md"), table)
@@ -184,17 +193,20 @@ def _evaluate(args):
 
 
 def _results(paths, subset):
-    """``{model: scores}`` of each folder given that holds ``<subset>/*.json``, or of its subfolders that do."""
+    """``{model: scores}`` of each folder given that holds ``<subset>/*.json``, or of its subfolders that
+    do, so ``evaluate``'s output folder plots every model in it."""
     from wavenet_j.evaluation.musdb import load_scores
 
     results = {}
     for path in paths:
         folders = [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir()) \
             if os.path.isdir(path) else []
-        found = {os.path.basename(os.path.normpath(folder)): load_scores(folder, subset) for folder in folders}
+        found = {os.path.basename(os.path.normpath(folder)): load_scores(folder, subset)
+                 for folder in folders}
         found = {name: scores for name, scores in found.items() if scores}
         if not found:
-            raise argparse.ArgumentTypeError(f"no museval scores ({subset}/*.json) in {path!r} or its subfolders")
+            raise argparse.ArgumentTypeError(
+                f"no museval scores ({subset}/*.json) in {path!r} or its subfolders")
         results.update(found)
     return results
 
@@ -209,17 +221,19 @@ def _plot(args):
     audio = {path: read_audio(path) for path in args.spectrogram}
     rates = {rate for _, rate in audio.values()}
     if len(rates) > 1:
-        raise argparse.ArgumentTypeError(f"the --spectrogram files must share one rate, not {sorted(rates)} Hz")
+        raise argparse.ArgumentTypeError(
+            f"the --spectrogram files must share one rate, not {sorted(rates)} Hz")
     written = sdr_violins(results, os.path.join(args.output, "sdr_violins")) if results else []
     if audio:
         common = os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in audio])
-        written += spectrograms({os.path.relpath(path, common): signal for path, (signal, _) in audio.items()},
-                                rates.pop(), os.path.join(args.output, "spectrogram"))
+        signals = {os.path.relpath(path, common): signal for path, (signal, _) in audio.items()}
+        written += spectrograms(signals, rates.pop(), os.path.join(args.output, "spectrogram"))
     print("\n".join(f"wrote {path}" for path in written))
 
 
-def _base(config):
-    return [name for name in config.split("+") if name]
+def _base(names):
+    """``--with``'s names as a list: ``""`` (full size) is none."""
+    return [name for name in names.split("+") if name]
 
 
 def _duration(seconds):
@@ -238,10 +252,11 @@ def _print_plan(rows):
         steps = f"{low}" if low == high else f"{low}–{high}" if high else f">= {low}"
         time = _duration(fast) if low == high else f"{_duration(fast)}–{_duration(slow)}" if high else \
             f">= {_duration(fast)}"
-        print(f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) | {steps} | {time} |")
+        print(f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) "
+              f"| {steps} | {time} |")
     timed = {row["model"]: row["step_seconds"] for row in rows if "step_seconds" in row}
-    ratios = [f"{'J' + name[1:]}/{name} {timed['J' + name[1:]] / seconds:.2f}" for name, seconds in timed.items()
-              if name.startswith("U") and "J" + name[1:] in timed]
+    ratios = [f"{'J' + name[1:]}/{name} {timed['J' + name[1:]] / seconds:.2f}"
+              for name, seconds in timed.items() if name.startswith("U") and "J" + name[1:] in timed]
     if ratios:
         print(f"\nJ/U time per step: {', '.join(ratios)}")
     total = sum(row["seconds"][0] for row in rows if "seconds" in row)
@@ -255,7 +270,7 @@ def _study(args):
     pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
     if pairs and any(len(pair) != 2 for pair in pairs):
         raise argparse.ArgumentTypeError(f"pairs are written U/J, e.g. U1/J1; got {args.pairs}")
-    options = dict(base=_base(args.config), tables=not args.no_tables, study_id=args.study_id,
+    options = dict(base=_base(args.base), tables=not args.no_tables, study_id=args.study_id,
                    overrides=parse_overrides(args.set), **({"pairs": pairs} if pairs else {}))
     if args.plan:
         _print_plan(plan_study(args.output, shard=args.shard, **options))
@@ -275,7 +290,7 @@ def _search(args):
     from wavenet_j.configs import parse_overrides
     from wavenet_j.studies import plan_search, search
 
-    options = dict(base=_base(args.config), overrides=parse_overrides(args.set))
+    options = dict(base=_base(args.base), overrides=parse_overrides(args.set))
     if args.plan:
         _print_plan(plan_search(args.candidates, args.output, **options))
         print(f"(the U models train only if among the top {args.top_k})")
@@ -290,20 +305,23 @@ def _add_overrides(parser):
 
 
 def _add_model_options(parser, several):
-    """``--model`` or ``--original-ckpt`` with ``--config``: exclusive for one model, both allowed for several."""
+    """``--model`` or ``--original-ckpt`` with ``--config``: exclusive for one model, both allowed for
+    several (``evaluate`` compares them)."""
     group = parser if several else parser.add_mutually_exclusive_group(required=True)
+    repeatable = " (repeatable)" if several else ""
     group.add_argument("--model", action="append" if several else "store", default=[] if several else None,
-                       help="a .keras model, e.g. checkpoints/<id>/best.keras" + (" (repeatable)" if several else ""))
-    group.add_argument("--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
-    parser.add_argument("--config", help="the original checkpoint's named config (e.g. full_44KHz) or the JSON "
-                                         "of its model_config")
+                       help=f"a .keras model, e.g. checkpoints/<id>/best.keras{repeatable}")
+    group.add_argument("--original-ckpt",
+                       help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
+    parser.add_argument("--config", help="the original checkpoint's named config (e.g. full_44KHz) "
+                                         "or the JSON of its model_config")
 
 
 def _add_windows_option(parser, default):
     parser.add_argument("--windows", choices=["original", "shared"], default=default,
-                        help="context models' window grid: 'original' (the original's predict_track, scores "
-                             "comparable with its and the paper's) or 'shared' (several times faster, estimates "
-                             f"slightly different); default: {default}")
+                        help="context models' window grid: 'original' (the original's predict_track, "
+                             "scores comparable with its and the paper's) or 'shared' (several times faster, "
+                             f"estimates slightly different); default: {default}")
 
 
 def _add_separation_options(parser, windows):
@@ -314,6 +332,14 @@ def _add_separation_options(parser, windows):
                         help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
 
 
+def _add_study_options(parser):
+    """What ``study`` and ``search`` change in every model they train: ``--with`` as Sacred's ``with``."""
+    parser.add_argument("--with", dest="base", default="tiny", metavar="NAMES",
+                        help="named configs applied on top of every model, joined with '+' "
+                             "(default: tiny; '' for full size)")
+    _add_overrides(parser)
+
+
 def _command(commands, name, run, help, example):
     parser = commands.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -321,65 +347,84 @@ def _command(commands, name, run, help, example):
     return parser
 
 
-def build_parser():
-    parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
+def _add_models_command(commands):
     models = _command(commands, "models", _list_models,
                       "parameters (trained / frozen), lengths and receptive field of named models",
                       "wavenet-j models U1 J1 M4 J1+tiny")
     models.add_argument("names", nargs="*", metavar="NAME",
-                        help="named configs, several joined with '+' (e.g. J1+tiny); default: every paper model")
+                        help="named configs, several joined with '+' (e.g. J1+tiny); "
+                             "default: every paper model")
 
-    train = _command(commands, "train", _train, "train a named model (as experiments/train.py with cfg.NAME)",
+
+def _add_train_command(commands):
+    train = _command(commands, "train", _train,
+                     "train a named model (as experiments/train.py with cfg.NAME)",
                      "wavenet-j train J1 --set musdb_path=/data/musdb18hq --id j1")
-    train.add_argument("names", nargs="+", metavar="NAME", help="named configs, applied in order (e.g. J1 tiny)")
+    train.add_argument("names", nargs="+", metavar="NAME",
+                       help="named configs, applied in order (e.g. J1 tiny)")
     _add_overrides(train)
-    train.add_argument("--id", help="the experiment id: run folder <model_base_dir>/<id>, resumed if it exists "
-                                    "(default: the names joined with '+', as experiments/train.py names it)")
+    train.add_argument("--id", help="the experiment id: run folder <model_base_dir>/<id>, resumed if it "
+                                    "exists (default: the names joined with '+', as experiments/train.py "
+                                    "names it)")
 
+
+def _add_import_original_command(commands):
     original = _command(commands, "import-original", _import_original,
                         "turn an original Wave-U-Net TF1 checkpoint into a .keras model",
-                        "wavenet-j import-original checkpoints/full_44KHz/full_44KHz-236118 --config full_44KHz "
-                        "-o m5_highsr.keras")
-    original.add_argument("checkpoint", help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), "
-                                             "or its .index file")
+                        "wavenet-j import-original checkpoints/full_44KHz/full_44KHz-236118 "
+                        "--config full_44KHz -o m5_highsr.keras")
+    original.add_argument("checkpoint",
+                          help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), "
+                               "or its .index file")
     original.add_argument("--config", required=True,
                           help="the checkpoint's config: a named config (M4, full_44KHz, ...) or a JSON file "
                                "of the original's model_config dict")
     original.add_argument("-o", "--output", required=True, help="where to write the .keras model")
 
+
+def _add_export_command(commands):
     export = _command(commands, "export", _export,
                       "write a .keras model as a SavedModel (serves without wavenet_j) or TFLite",
                       "wavenet-j export checkpoints/j1/best.keras --format savedmodel -o j1_savedmodel")
     export.add_argument("model", help="a .keras model")
     export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
-    export.add_argument("-o", "--output", required=True, help="the SavedModel folder or .tflite file to write")
+    export.add_argument("-o", "--output", required=True,
+                        help="the SavedModel folder or .tflite file to write")
 
-    separate = _command(commands, "separate", _separate, "separate songs (any format ffmpeg reads) into stems",
-                        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras -o separated")
+
+def _add_separate_command(commands):
+    separate = _command(commands, "separate", _separate,
+                        "separate songs (any format ffmpeg reads) into stems",
+                        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras "
+                        "-o separated")
     separate.add_argument("songs", nargs="+", metavar="SONG",
-                          help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), any rate and channels")
+                          help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), "
+                               "any rate and channels")
     _add_model_options(separate, several=False)
     _add_separation_options(separate, windows="shared")
     separate.add_argument("-o", "--output", default="separated",
-                          help="stems go to OUTPUT/<--filename> (default: separated/<song name>/<source>.wav)")
+                          help="stems go to OUTPUT/<--filename> "
+                               "(default: separated/<song name>/<source>.wav)")
     separate.add_argument("--filename", default="{track}/{source}.{ext}",
-                          help="stem file names below OUTPUT, from {track} (the song's file name), {parent} (its "
-                               "folder's name), {source} and {ext}; default: {track}/{source}.{ext}")
+                          help="stem file names below OUTPUT, from {track} (the song's file name), "
+                               "{parent} (its folder's name), {source} and {ext}; "
+                               "default: {track}/{source}.{ext}")
     separate.add_argument("--overwrite", action="store_true",
                           help="separate songs whose stems exist again (default: skip them)")
     separate.add_argument("--encoding", choices=["int16", "int24", "float32"],
                           help="stem samples (default: float32 for float input files, else int16)")
     separate.add_argument("--flac", action="store_true", help="write FLAC instead of WAV (int16 or int24)")
     separate.add_argument("--clipping", choices=["clamp", "rescale"], default="clamp",
-                          help="integer stems beyond full scale: clamp those samples, or scale all stems of the "
-                               "song by one factor (either is reported); default: clamp")
+                          help="integer stems beyond full scale: clamp those samples, or scale all stems "
+                               "of the song by one factor (either is reported); default: clamp")
 
+
+def _add_evaluate_command(commands):
     evaluate = _command(commands, "evaluate", _evaluate,
-                        "score models on MUSDB's test set: museval JSON per track, the paper's SDR statistics",
-                        "wavenet-j evaluate --musdb /data/musdb18hq --model checkpoints/j1/best.keras -o results")
+                        "score models on MUSDB's test set: museval JSON per track, "
+                        "the paper's SDR statistics",
+                        "wavenet-j evaluate --musdb /data/musdb18hq --model checkpoints/j1/best.keras "
+                        "-o results")
     evaluate.add_argument("--musdb", required=True, help="MUSDB18 or MUSDB18-HQ root")
     _add_model_options(evaluate, several=True)
     _add_separation_options(evaluate, windows="original")
@@ -388,50 +433,72 @@ def build_parser():
     evaluate.add_argument("--shard", type=_shard, default=(0, 1),
                           help="i/n: every n-th track from the i-th (several machines)")
     evaluate.add_argument("-o", "--output", default="results",
-                          help="results go to OUTPUT/<model>/, the SDR violin plots to OUTPUT/sdr_violins.png/.svg")
+                          help="results go to OUTPUT/<model>/, the SDR violin plots to "
+                               "OUTPUT/sdr_violins.png/.svg")
     evaluate.add_argument("--estimates", metavar="DIR",
-                          help="also keep the estimates, as DIR/<model>/<subset>/<track>/<source>.wav: museval's "
-                               "eval_mus_dir(musdb.DB(...), 'DIR/<model>') scores them")
+                          help="also keep the estimates, as DIR/<model>/<subset>/<track>/<source>.wav: "
+                               "museval's eval_mus_dir(musdb.DB(...), 'DIR/<model>') scores them")
 
+
+def _add_plot_command(commands):
     plot = _command(commands, "plot", _plot,
-                    "violin plots of segment SDRs from evaluation results; spectrograms of a mix and its stems",
+                    "violin plots of segment SDRs from evaluation results; "
+                    "spectrograms of a mix and its stems",
                     "wavenet-j plot results -o figures --spectrogram song.wav separated/song/vocals.wav")
     plot.add_argument("results", nargs="*", metavar="RESULTS",
-                      help="a model's results folder (holding test/*.json), or a folder of them (evaluate's -o)")
+                      help="a model's results folder (holding test/*.json), "
+                           "or a folder of them (evaluate's -o)")
     plot.add_argument("--subset", default="test")
     plot.add_argument("--spectrogram", nargs="+", default=[], metavar="AUDIO",
-                      help="audio files (a mix, then stems) drawn as stacked spectrograms on one colour scale")
+                      help="audio files (a mix, then stems) drawn as stacked spectrograms "
+                           "on one colour scale")
     plot.add_argument("-o", "--output", default="figures",
                       help="writes OUTPUT/sdr_violins.png/.svg and OUTPUT/spectrogram.png/.svg")
 
+
+def _add_study_command(commands):
     study = _command(commands, "study", _study,
                      "train and evaluate (U, J) pairs; the paper's figures, tables and correlations",
-                     'wavenet-j study --config "" --set musdb_path=/data/musdb18hq -o results/study')
-    study.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
-    _add_overrides(study)
+                     'wavenet-j study --with "" --set musdb_path=/data/musdb18hq -o results/study')
+    _add_study_options(study)
     study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
     study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
     _add_windows_option(study, "original")
     study.add_argument("--plan", action="store_true",
-                       help="print every run that would be trained or evaluated, what is reused, and estimated "
-                            "training times from a few timed steps of each model here; train nothing")
+                       help="print every run that would be trained or evaluated, what is reused, and "
+                            "estimated training times from a few timed steps of each model here; "
+                            "train nothing")
     machines = study.add_mutually_exclusive_group()
-    machines.add_argument("--shard", type=_shard, help="i/n: train and evaluate every n-th model from the i-th "
-                                                       "(one of n machines sharing OUTPUT); draws nothing")
+    machines.add_argument("--shard", type=_shard,
+                          help="i/n: train and evaluate every n-th model from the i-th "
+                               "(one of n machines sharing OUTPUT); draws nothing")
     machines.add_argument("--merge", action="store_true",
                           help="train nothing: draw the figures and tables from what the shards wrote")
     study.add_argument("-o", "--output", default="docs/study")
 
-    search = _command(commands, "search", _search, "rank U variants by their J twins, train only the best as U",
-                      "wavenet-j search U2_2_5 U3_10 --top-k 1 --config tiny -o search")
+
+def _add_search_command(commands):
+    search = _command(commands, "search", _search,
+                      "rank U variants by their J twins, train only the best as U",
+                      "wavenet-j search U2_2_5 U3_10 --top-k 1 --with tiny -o search")
     search.add_argument("candidates", nargs="+", metavar="U_MODEL")
-    search.add_argument("--config", default="tiny", help="named configs added to every model ('' for full size)")
-    _add_overrides(search)
+    _add_study_options(search)
     search.add_argument("--top-k", type=_positive, default=2)
     search.add_argument("--plan", action="store_true",
                         help="print the runs and their estimated training times; train nothing")
     search.add_argument("-o", "--output", default="search")
+
+
+def build_parser():
+    """The whole command line; it imports no TensorFlow, so ``--help`` answers at once."""
+    parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add_command in (_add_models_command, _add_train_command, _add_import_original_command,
+                        _add_export_command, _add_separate_command, _add_evaluate_command, _add_plot_command,
+                        _add_study_command, _add_search_command):
+        add_command(commands)
     return parser
 
 
@@ -443,7 +510,7 @@ def main(argv=None):
         warnings.showwarning = lambda message, *_: print(f"wavenet-j: warning: {message}", file=sys.stderr)
         try:
             args.run(args)
-        except (argparse.ArgumentTypeError,) + _user_errors() as error:  # ArgumentTypeError: options that clash
+        except (argparse.ArgumentTypeError,) + _user_errors() as error:  # ArgumentTypeError: options clash
             sys.exit(f"wavenet-j {args.command}: {error}")
 
 

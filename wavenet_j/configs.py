@@ -21,7 +21,8 @@ BASE_CONFIG = {
     "expected_sr": 22050,
     "num_frames": 16384,  # output samples per example (the input is longer in context mode)
     # architecture (the original Wave-U-Net's keys)
-    "network": "unet",  # "unet": Wave-U-Net; "unet_spectrogram": the original's spectrogram U-Net (Jansson et al. 2017)
+    # "unet": Wave-U-Net; "unet_spectrogram": the original's spectrogram U-Net (Jansson et al. 2017)
+    "network": "unet",
     "num_layers": 10,
     "num_initial_filters": 24,
     "filter_size": 15,
@@ -35,13 +36,15 @@ BASE_CONFIG = {
     # J-Net paper extensions
     "freeze_encoder": False,  # J models: encoder convs (and Res paths / MultiRes blocks in it) stay random
     "freeze_decoder": False,  # L models: decoder convs and learned interpolation weights stay random
-    "skip_levels": None,  # encoder levels whose skip reaches the decoder; None = all; negative counts from the deepest
+    # encoder levels whose skip reaches the decoder; None = all; negative counts from the deepest
+    "skip_levels": None,
     "res_path_units": 0,  # Res path: this many units on each selected skip ...
     "res_path_levels": 0,  # ... of the this-many shallowest levels
     "multires_levels": 0,  # MultiRes blocks replace the convs of this many shallowest levels, both paths
     "num_stages": 1,  # progressive learning: separation passes through the shared network in training
     "identity_loss_weight": 0.0,  # lambda of the identity loss; 0 disables it (U5/J5 use 1.0)
-    "raw_audio_loss": True,  # False: the spectrogram U-Net learns with L1 on magnitude spectrograms, not MSE on audio
+    # False: the spectrogram U-Net learns with L1 on magnitude spectrograms, not MSE on audio
+    "raw_audio_loss": True,
     "seed": 0,  # draws every random weight, so a frozen random encoder is reproducible
     # data and training (paper section 3.2)
     "augmentation": True,
@@ -92,11 +95,12 @@ _ORIGINAL_ONLY = {
     # The Wave-U-Net at the spectrogram U-Net's rate and window length, with about as many parameters
     # (20.6 million against 19.6).
     "baseline_comparison": dict(
-        _M2, context=True, batch_size=4, num_frames=768 * 127 + 1024, expected_sr=8192, num_initial_filters=34),
+        _M2, context=True, batch_size=4, num_frames=768 * 127 + 1024, expected_sr=8192,
+        num_initial_filters=34),
     # num_frames: STFT hop * (128 frames - 1) + frame length
     "unet_spectrogram": dict(
-        _M1, network="unet_spectrogram", batch_size=4, num_layers=6, expected_sr=8192, num_frames=768 * 127 + 1024,
-        num_initial_filters=16),
+        _M1, network="unet_spectrogram", batch_size=4, num_layers=6, expected_sr=8192,
+        num_frames=768 * 127 + 1024, num_initial_filters=16),
 }
 _ORIGINAL_ONLY["unet_spectrogram_l1"] = dict(_ORIGINAL_ONLY["unet_spectrogram"], raw_audio_loss=False)
 
@@ -194,12 +198,14 @@ def resolve_config(names, overrides=None):
 
 
 def parse_overrides(assignments):
-    """``{key: value}`` of ``["key=value", ...]``, values read as Python literals (strings as they are), as Sacred does."""
+    """``{key: value}`` of ``["key=value", ...]``, values read as Python literals (strings as they are),
+    as Sacred reads ``with`` updates, so both command lines take the same text."""
     overrides = {}
     for assignment in assignments:
         key, equals, text = assignment.partition("=")
         if not equals or not key.strip():
-            raise ConfigError(f"override {assignment!r} must be written key=value, e.g. musdb_path=/data/musdb18hq")
+            raise ConfigError(
+                f"override {assignment!r} must be written key=value, e.g. musdb_path=/data/musdb18hq")
         try:
             value = ast.literal_eval(text.strip())
         except (ValueError, SyntaxError):
@@ -239,7 +245,8 @@ def complete_config(partial):
     if "init_sup_sep_lr" in partial:
         raise ConfigError(
             "model_config['init_sup_sep_lr'] is the first stage's learning rate in model_config['schedule'] "
-            f"here (one [batch size factor, learning rate] pair per stage, e.g. {PAPER_SCHEDULE}); set that instead")
+            f"here (one [batch size factor, learning rate] pair per stage, e.g. {PAPER_SCHEDULE}); "
+            "set that instead")
     unknown = sorted(set(partial) - set(BASE_CONFIG) - set(DERIVED_KEYS))
     if unknown:
         raise ConfigError(
@@ -258,21 +265,52 @@ def complete_config(partial):
 
 
 def _validate_values(config):
+    """Check every value, in this order, so that a config with several faults reports the same one
+    first; ``schedule`` and ``skip_levels`` become lists, as JSON and Sacred give them."""
+    _validate_choices(config)
+    _validate_integers(config)
+    _validate_optional_values(config)
+    _validate_numbers(config)
+    _validate_schedule(config["schedule"])
+    config["schedule"] = [list(pair) for pair in config["schedule"]]
+    _validate_filter_sizes(config)
+    _validate_levels(config)
+    _validate_network(config)
+    _validate_context(config)
+
+
+def _validate_choices(config):
     for key, allowed in _CHOICES.items():
         if config[key] not in allowed:
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} is not one of {list(allowed)}")
     for key in _BOOLS:
         if not isinstance(config[key], bool):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be True or False")
+
+
+def _is_int(value):
+    """An int that is not a bool: ``True`` would otherwise pass as 1 layer."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_integers(config):
     for key in _POSITIVE_INTS + _NON_NEGATIVE_INTS:
         value = config[key]
         low = 1 if key in _POSITIVE_INTS else 0
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        if not _is_int(value) or value < low:
             raise ConfigError(f"model_config[{key!r}] = {value!r} must be an integer >= {low}")
     for key in ("max_epochs", "checkpoint_steps"):
         value = config[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        if value is not None and (not _is_int(value) or value < 1):
             raise ConfigError(f"model_config[{key!r}] = {value!r} must be None or an integer >= 1")
+
+
+def _validate_optional_values(config):
+    """The keys whose None means "not given": data paths, precision, MUSDB's layout."""
     for key in ("musdb_path", "ccmixter_path"):
         if config[key] is not None and not isinstance(config[key], str):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")
@@ -280,44 +318,61 @@ def _validate_values(config):
         raise ConfigError(f"model_config['mixed_precision'] = {config['mixed_precision']!r} must be None, "
                           f"'mixed_float16' or 'mixed_bfloat16'")
     if config["musdb_is_wav"] not in (None, True, False):
-        raise ConfigError(f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None")
+        raise ConfigError(
+            f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None")
+
+
+def _validate_numbers(config):
     fraction = config["valid_fraction"]
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+    if not _is_number(fraction) or not 0 <= fraction < 1:
         raise ConfigError(f"model_config['valid_fraction'] = {fraction!r} must be a number in [0, 1)")
     value = config["identity_loss_weight"]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if not _is_number(value) or value < 0:
         raise ConfigError(f"model_config['identity_loss_weight'] = {value!r} must be a number >= 0")
-    _validate_schedule(config["schedule"])
-    config["schedule"] = [list(pair) for pair in config["schedule"]]
+
+
+def _validate_filter_sizes(config):
     if config["input_filter_size"] != config["filter_size"]:
         raise ConfigError(
             f"model_config['input_filter_size'] = {config['input_filter_size']} differs from filter_size = "
-            f"{config['filter_size']}: the original's first conv has width filter_size and only its get_padding "
-            f"reads input_filter_size, so its shapes agree only when the two are equal")
+            f"{config['filter_size']}: the original's first conv has width filter_size and only its "
+            f"get_padding reads input_filter_size, so its shapes agree only when the two are equal")
+
+
+def _validate_levels(config):
+    """The J-Net paper's per-level keys must name levels the network has."""
     layers = config["num_layers"]
     for key in ("res_path_levels", "multires_levels"):
         if config[key] > layers:
             raise ConfigError(
                 f"model_config[{key!r}] = {config[key]} exceeds num_layers = {layers}")
     if config["res_path_units"] and not config["res_path_levels"]:
-        raise ConfigError("model_config['res_path_units'] > 0 needs res_path_levels > 0 (which skips get Res paths)")
+        raise ConfigError(
+            "model_config['res_path_units'] > 0 needs res_path_levels > 0 (which skips get Res paths)")
     skips = config["skip_levels"]
     if skips is not None:
-        if not isinstance(skips, (list, tuple)) or not all(
-                isinstance(s, int) and not isinstance(s, bool) and -layers <= s < layers for s in skips):
+        levels = isinstance(skips, (list, tuple)) and all(_is_int(s) and -layers <= s < layers for s in skips)
+        if not levels:
             raise ConfigError(
                 f"model_config['skip_levels'] = {skips!r} must be None or a list of encoder levels "
                 f"in [{-layers}, {layers - 1}] (negative counts from the deepest)")
         config["skip_levels"] = list(skips)
+
+
+def _validate_network(config):
     if config["network"] == "unet_spectrogram":
         _validate_spectrogram(config)
     elif not config["raw_audio_loss"]:
         raise ConfigError("model_config['raw_audio_loss'] = False (L1 on magnitude spectrograms) needs "
                           "network='unet_spectrogram': the Wave-U-Net estimates no spectrogram")
+
+
+def _validate_context(config):
+    """A context model's output is shorter than its input, which rules out feeding audio back in."""
     if config["context"] and config["identity_loss_weight"]:
         raise ConfigError(
-            "model_config['identity_loss_weight'] > 0 needs context=False: a clean source fed as input must be "
-            "as long as the output it is compared with")
+            "model_config['identity_loss_weight'] > 0 needs context=False: a clean source fed as input "
+            "must be as long as the output it is compared with")
     if config["context"] and config["num_stages"] > 1:
         raise ConfigError(
             "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "
@@ -328,27 +383,27 @@ def _validate_spectrogram(config):
     """The spectrogram U-Net is mono, as the original's, and has none of the Wave-U-Net's context or the
     J-Net paper's extensions."""
     if not config["mono_downmix"]:
-        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs mono_downmix=True: the original's "
-                          "spectrogram U-Net separates mono audio only")
+        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs mono_downmix=True: "
+                          "the original's spectrogram U-Net separates mono audio only")
     if config["context"]:
-        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs context=False: its output is as long "
-                          "as its input")
-    changed = {key: config[key] for key in ("skip_levels", "res_path_units", "res_path_levels", "multires_levels")
-               if config[key] != BASE_CONFIG[key]}
+        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs context=False: "
+                          "its output is as long as its input")
+    extensions = ("skip_levels", "res_path_units", "res_path_levels", "multires_levels")
+    changed = {key: config[key] for key in extensions if config[key] != BASE_CONFIG[key]}
     if changed:
         raise ConfigError(f"model_config['network'] = 'unet_spectrogram' has no equivalent of {changed}")
     if not config["raw_audio_loss"] and (config["num_stages"] > 1 or config["identity_loss_weight"]):
-        raise ConfigError("model_config['raw_audio_loss'] = False needs num_stages=1 and identity_loss_weight=0: "
-                          "the original's magnitude loss compares one pass over the mix with the sources")
+        raise ConfigError("model_config['raw_audio_loss'] = False needs num_stages=1 and "
+                          "identity_loss_weight=0: the original's magnitude loss compares one pass over "
+                          "the mix with the sources")
 
 
 def _validate_schedule(schedule):
     def is_pair(pair):
         return (isinstance(pair, (list, tuple)) and len(pair) == 2
-                and isinstance(pair[0], int) and not isinstance(pair[0], bool) and pair[0] >= 1
-                and isinstance(pair[1], (int, float)) and not isinstance(pair[1], bool) and pair[1] > 0)
+                and _is_int(pair[0]) and pair[0] >= 1 and _is_number(pair[1]) and pair[1] > 0)
 
-    if not isinstance(schedule, (list, tuple)) or not schedule or not all(is_pair(pair) for pair in schedule):
+    if not isinstance(schedule, (list, tuple)) or not schedule or not all(map(is_pair, schedule)):
         raise ConfigError(
-            f"model_config['schedule'] = {schedule!r} must be a non-empty list of [batch size factor (integer "
-            f">= 1), learning rate (> 0)] pairs, one per stage, e.g. {PAPER_SCHEDULE}")
+            f"model_config['schedule'] = {schedule!r} must be a non-empty list of [batch size factor "
+            f"(integer >= 1), learning rate (> 0)] pairs, one per stage, e.g. {PAPER_SCHEDULE}")

@@ -16,6 +16,7 @@ import soxr
 from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
+from wavenet_j.audio import to_model_channels
 from wavenet_j.data.tracks import CCMIXTER_FILES, MUSDB_STEMS, ccmixter_tracks, musdb_tracks, read_ccmixter_track, \
     read_musdb_track
 
@@ -46,16 +47,9 @@ def cache_folder(model_config, dataset, root):
 def convert(audio, rate, model_config):
     """``[sources, samples, channels]`` at any rate -> the model's rate and channels, float32.
 
-    Mono models take the channel mean (the original's downmix); stereo models given mono audio
-    duplicate it. Resampling uses soxr's high quality setting.
+    The channels follow ``to_model_channels``; resampling uses soxr's high quality setting.
     """
-    channels = model_config["num_channels"]
-    if channels == 1:
-        audio = audio.mean(axis=2, keepdims=True)
-    elif audio.shape[2] == 1:
-        audio = np.repeat(audio, channels, axis=2)
-    elif audio.shape[2] != channels:
-        raise ValueError(f"cannot turn {audio.shape[2]} channels into {channels}")
+    audio = to_model_channels(audio, model_config["num_channels"])
     target = model_config["expected_sr"]
     if rate != target:
         audio = np.stack([soxr.resample(source, rate, target, quality="HQ") for source in audio])

@@ -10,23 +10,30 @@ import tensorflow as tf
 
 from wavenet_j.configs import ConfigError, complete_config
 from wavenet_j.data.cache import ccmixter_cache, musdb_cache
+from wavenet_j.data.tracks import ACCOMPANIMENT
 from wavenet_j.models import get_padding
 
 PARTITIONS = ("train", "valid", "test")
 TOY = "toy"  # musdb_path value: the generated toy corpus under data_path
 
 
-def musdb_root(model_config):
-    """The MUSDB root to read; ``"toy"`` generates the toy corpus under ``data_path`` when missing."""
+def corpus_root(model_config):
+    """The MUSDB root a config reads: its ``musdb_path``, or for ``"toy"`` the toy corpus's folder
+    under ``data_path``. It touches no file: ``ensure_toy_corpus`` is what generates the toy corpus."""
     root = model_config["musdb_path"]
     if root is None:
         raise ConfigError("model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
-                         "or use 'toy' for the generated toy corpus")
-    if root != TOY:
-        return root
-    from wavenet_j.data.toy import make_toy_corpus
+                          "or use 'toy' for the generated toy corpus")
+    return os.path.join(model_config["data_path"], "toy_musdb") if root == TOY else root
 
-    return make_toy_corpus(os.path.join(model_config["data_path"], "toy_musdb"))
+
+def ensure_toy_corpus(model_config):
+    """Generate the toy corpus's missing tracks when the config reads it, so every command has data
+    offline; for any other corpus it does nothing."""
+    if model_config["musdb_path"] == TOY:
+        from wavenet_j.data.toy import make_toy_corpus
+
+        make_toy_corpus(corpus_root(model_config))
 
 
 def split_train_valid(names, fraction, seed):
@@ -44,7 +51,8 @@ def partition_tracks(model_config, partition):
     config = complete_config(model_config)
     if partition not in PARTITIONS:
         raise ValueError(f"partition {partition!r} is not one of {list(PARTITIONS)}")
-    config = dict(config, musdb_path=musdb_root(config))
+    ensure_toy_corpus(config)
+    config = dict(config, musdb_path=corpus_root(config))
     if partition == "test":
         return musdb_cache(config, "test")
     tracks = musdb_cache(config, "train")
@@ -57,9 +65,9 @@ def partition_tracks(model_config, partition):
 
 
 def _source_indices(track, source_names):
-    """For each task source, the cached rows that sum to it (accompaniment = bass + drums + other)."""
+    """For each task source, the cached rows that sum to it (MUSDB's accompaniment: its ``ACCOMPANIMENT``)."""
     rows = {name: [i] for i, name in enumerate(track.sources)}
-    rows.setdefault("accompaniment", [rows[s][0] for s in ("bass", "drums", "other") if s in rows])
+    rows.setdefault("accompaniment", [rows[s][0] for s in ACCOMPANIMENT if s in rows])
     missing = [s for s in source_names if not rows.get(s)]
     if missing:
         raise ValueError(f"track {track.name!r} has no {missing} (it holds {list(track.sources)})")

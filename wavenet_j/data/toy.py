@@ -11,6 +11,7 @@ rests, so the vocals have the near-silent stretches real vocals have. Separation
 import argparse
 import os
 import shutil
+from typing import NamedTuple
 
 import numpy as np
 import soundfile
@@ -23,6 +24,16 @@ _NAMES = ("Amber", "Basalt", "Cinder", "Dune", "Ember", "Fjord", "Grove", "Harbo
 _VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410))  # a i u e o
 _PROGRESSIONS = ((0, 7, 9, 5), (0, 5, 7, 5), (9, 5, 0, 7), (0, 9, 5, 7))  # chord roots in semitones
 _PENTATONIC = (0, 2, 4, 7, 9)
+
+
+class _Song(NamedTuple):
+    """What every part of one toy song plays along to."""
+
+    samples: int
+    rate: int
+    beat: float  # seconds per beat
+    key: int  # MIDI note the progression's roots are counted from
+    progression: tuple  # chord roots, in semitones above the key
 
 
 def _hz(midi):
@@ -50,7 +61,8 @@ def _place(signal, start, piece):
         signal[start:end] += piece[:end - start]
 
 
-def _drums(rng, n, rate, beat):
+def _drums(rng, song):
+    n, rate, beat = song.samples, song.rate, song.beat
     out = np.zeros(n)
     t = np.arange(int(0.3 * rate)) / rate
     kick = np.sin(2 * np.pi * np.cumsum(45 + 90 * np.exp(-t / 0.03)) / rate) * np.exp(-t / 0.12)
@@ -67,7 +79,8 @@ def _drums(rng, n, rate, beat):
     return out
 
 
-def _bass(rng, n, rate, beat, key, progression):
+def _bass(rng, song):
+    n, rate, beat, key, progression = song
     out = np.zeros(n)
     amplitudes = [1.0, 0.5, 0.3, 0.15, 0.08]
     for i in range(int(n / rate / beat) + 1):
@@ -78,7 +91,8 @@ def _bass(rng, n, rate, beat, key, progression):
     return out
 
 
-def _chords(rng, n, rate, beat, key, progression):
+def _chords(rng, song):
+    n, rate, beat, key, progression = song
     out = np.zeros(n)
     amplitudes = [1.0 / k for k in range(1, 7)]
     bar = int(4 * beat * rate)
@@ -92,8 +106,9 @@ def _chords(rng, n, rate, beat, key, progression):
     return out
 
 
-def _vocals(rng, n, rate, beat, key):
+def _vocals(rng, song):
     """Two-bar phrases of pentatonic notes, each followed by a bar of rest."""
+    n, rate, beat, key = song.samples, song.rate, song.beat, song.key
     out = np.zeros(n)
     position = int(rng.integers(0, 4) * beat * rate)
     harmonics = np.arange(1, 41)
@@ -123,15 +138,14 @@ def _pan(mono, angle):
 def synthesize_track(seed, seconds, rate=RATE):
     """``{stem: [samples, 2] float32}`` of one toy song; the same seed gives the same song."""
     rng = np.random.default_rng(seed)
-    n = int(seconds * rate)
     beat = 60.0 / rng.uniform(90, 140)
     key = int(rng.integers(45, 57))
-    progression = _PROGRESSIONS[rng.integers(0, len(_PROGRESSIONS))]
+    song = _Song(int(seconds * rate), rate, beat, key, _PROGRESSIONS[rng.integers(0, len(_PROGRESSIONS))])
     stems = {
-        "bass": _pan(_bass(rng, n, rate, beat, key, progression), rng.uniform(0.6, 0.9)),
-        "drums": _pan(_drums(rng, n, rate, beat), rng.uniform(0.5, 1.0)),
-        "other": _pan(_chords(rng, n, rate, beat, key, progression), rng.uniform(0.2, 1.3)),
-        "vocals": _pan(_vocals(rng, n, rate, beat, key), rng.uniform(0.7, 0.85)),
+        "bass": _pan(_bass(rng, song), rng.uniform(0.6, 0.9)),
+        "drums": _pan(_drums(rng, song), rng.uniform(0.5, 1.0)),
+        "other": _pan(_chords(rng, song), rng.uniform(0.2, 1.3)),
+        "vocals": _pan(_vocals(rng, song), rng.uniform(0.7, 0.85)),
     }
     levels = {"bass": rng.uniform(0.5, 0.8), "drums": rng.uniform(0.4, 0.7), "other": rng.uniform(0.3, 0.6),
               "vocals": rng.uniform(0.5, 0.9)}
@@ -152,16 +166,18 @@ def _write_track(folder, stems, rate):
     os.replace(staging, folder)
 
 
-def make_toy_corpus(root, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
+def make_toy_corpus(root, *, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
     """Write the corpus under ``root`` (tracks already there are kept) and return ``root``."""
     if train < 1 or test < 1:
-        raise ValueError(f"the toy corpus needs at least one train and one test track (train={train}, test={test})")
+        raise ValueError(f"the toy corpus needs at least one train and one test track "
+                         f"(train={train}, test={test})")
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     root = os.fspath(root)
     for subset, count, stream in (("train", train, 0), ("test", test, 1)):
         for index in range(count):
-            name = f"Toy {subset.title()} {index:03d} - {_NAMES[(index * 7 + stream * 3 + seed) % len(_NAMES)]}"
+            title = _NAMES[(index * 7 + stream * 3 + seed) % len(_NAMES)]
+            name = f"Toy {subset.title()} {index:03d} - {title}"
             folder = os.path.join(root, subset, name)
             if not os.path.isdir(folder):
                 os.makedirs(os.path.dirname(folder), exist_ok=True)
@@ -178,7 +194,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        root = make_toy_corpus(args.output, args.train, args.test, args.seconds, args.seed)
+        root = make_toy_corpus(args.output, train=args.train, test=args.test, seconds=args.seconds,
+                               seed=args.seed)
     except ValueError as error:
         parser.error(str(error))
     print(f"toy corpus in {root}")

@@ -12,6 +12,7 @@ import numpy as np
 import soundfile
 
 MUSDB_STEMS = ("bass", "drums", "other", "vocals")
+ACCOMPANIMENT = ("bass", "drums", "other")  # the stems a MUSDB track's accompaniment is the sum of
 # Files and stem indices of one MUSDB track: the mixture, then the stems above.
 _HQ_FILES = ("mixture.wav",) + tuple(f"{stem}.wav" for stem in MUSDB_STEMS)
 _STEM_IDS = (0, 2, 1, 3, 4)  # .stem.mp4 order: mixture, drums, bass, other, vocals
@@ -63,7 +64,7 @@ def read_musdb_track(track):
     if audio.ndim != 3 or audio.shape[0] < 5:
         raise DataError(f"track {track.name!r}: {track.path!r} holds {audio.shape[0] if audio.ndim == 3 else 1} "
                         f"stream(s), MUSDB18 stem files hold 5 (mixture, drums, bass, other, vocals)")
-    return _checked(track.name, int(rate), audio[list(_STEM_IDS)])
+    return _nonempty_and_finite(track.name, int(rate), audio[list(_STEM_IDS)])
 
 
 def ccmixter_tracks(root):
@@ -99,10 +100,12 @@ def _read_wavs(name, paths):
     if len(set(lengths.values())) > 1 or len({audio.shape[1] for audio in arrays}) > 1:
         raise DataError(f"track {name!r}: its files differ in length or channels: "
                         + ", ".join(f"{file} {audio.shape}" for file, audio in zip(lengths, arrays)))
-    return _checked(name, rates.pop(), np.stack(arrays))
+    return _nonempty_and_finite(name, rates.pop(), np.stack(arrays))
 
 
-def _checked(name, rate, audio):
+def _nonempty_and_finite(name, rate, audio):
+    """``(rate, audio)`` once the samples are known usable: training and scoring fail later, and less
+    clearly, on an empty track or a NaN sample."""
     if audio.shape[1] == 0:
         raise DataError(f"track {name!r} is empty")
     if not np.all(np.isfinite(audio)):

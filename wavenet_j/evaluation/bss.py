@@ -42,14 +42,14 @@ def evaluate_track(references, estimates, rate):
     """
     if int(rate) < 1:
         raise ValueError(f"rate must be a positive number of samples, got {rate}")
-    names, refs, ests = _checked(references, estimates)
+    names, refs, ests = _comparable_sources(references, estimates)
     filters, own_filters = _distortion_filters(refs, ests)
     scores = _window_scores(refs, ests, filters, own_filters, int(rate))
     return {name: {metric: scores[:, m, j].tolist() for m, metric in enumerate(METRICS)}
             for j, name in enumerate(names)}
 
 
-def _checked(references, estimates):
+def _comparable_sources(references, estimates):
     """Source names and the references' and estimates' ``[samples, channels]`` arrays, in that order.
 
     Raises ValueError for mismatched sources or shapes, and for a source silent over the whole
@@ -90,7 +90,7 @@ def _silent(signal, window):
     return np.all(total.reshape(nwin, window) == 0, axis=1)
 
 
-def _frames(signals, start, count, hop, width, size):
+def _frames(signals, start, *, count, hop, width, size):
     """``count`` frames of ``width`` samples every ``hop`` from ``start``, zero-padded to ``size``.
 
     Returns float64 ``[source * channel, frame, size]``, zero outside the track: contiguous
@@ -147,8 +147,9 @@ def _lagged_correlations(x, z, max_lag):
     spectrum = np.zeros((_CORR_FFT // 2 + 1, rows, cols), dtype=np.complex128)
     for first in range(0, nblocks, _CORR_BLOCKS_PER_CHUNK):
         count, start = min(_CORR_BLOCKS_PER_CHUNK, nblocks - first), first * step
-        x_spec = scipy.fft.rfft(_frames(x, start - max_lag, count, step, _CORR_FFT, _CORR_FFT))
-        z_spec = scipy.fft.rfft(_frames(z, start, count, step, step, _CORR_FFT))
+        x_spec = scipy.fft.rfft(
+            _frames(x, start - max_lag, count=count, hop=step, width=_CORR_FFT, size=_CORR_FFT))
+        z_spec = scipy.fft.rfft(_frames(z, start, count=count, hop=step, width=step, size=_CORR_FFT))
         spectrum += x_spec.transpose(2, 0, 1) @ z_spec.transpose(2, 1, 0).conj()
     return scipy.fft.irfft(spectrum.transpose(1, 2, 0), n=_CORR_FFT)[..., :2 * max_lag + 1]
 
@@ -179,7 +180,7 @@ def _window_scores(refs, ests, filters, own_filters, window):
     scale = _parseval_scale(n_fft)
 
     def spectra(signals, t):
-        frame = _frames(signals, t * window, 1, window, window, n_fft)
+        frame = _frames(signals, t * window, count=1, hop=window, width=window, size=n_fft)
         return scipy.fft.rfft(frame).reshape(nsrc, nchan, -1) * scale
 
     scores = np.stack([_spectra_scores(spectra(refs, t), spectra(ests, t), filters_spec, own_spec)

@@ -23,7 +23,7 @@ import soundfile
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
-from wavenet_j.data.tracks import MUSDB_STEMS, musdb_tracks, read_musdb_track
+from wavenet_j.data.tracks import ACCOMPANIMENT, MUSDB_STEMS, musdb_tracks, read_musdb_track
 from wavenet_j.evaluation.bss import METRICS, evaluate_track
 from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
 
@@ -63,11 +63,12 @@ def fingerprint(model, model_config, separation):
 def references(audio, source_names):
     """The true sources of a MUSDB track (``[mixture, bass, drums, other, vocals]``) for a task."""
     stems = dict(zip(MUSDB_STEMS, audio[1:]))
-    stems["accompaniment"] = stems["bass"] + stems["drums"] + stems["other"]
+    parts = [stems[stem] for stem in ACCOMPANIMENT]
+    stems["accompaniment"] = sum(parts[1:], parts[0])
     return {name: stems[name] for name in source_names}
 
 
-def score_track(model, model_config, track, separation=None, estimates_dir=None):
+def score_track(model, model_config, track, *, separation=None, estimates_dir=None):
     """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
     ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...; see ``separation_options``).
 
@@ -76,9 +77,11 @@ def score_track(model, model_config, track, separation=None, estimates_dir=None)
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
-    estimates = separate_track(model, audio[0], rate, model_config, **separation_options(separation))
-    if estimates_dir is not None and not _has_stems(estimates_dir, track.subset, track.name, estimates):
-        _write_stems(estimates_dir, track.subset, track.name, estimates, rate)
+    estimates = separate_track(model, audio[0], rate, **separation_options(separation))
+    if estimates_dir is not None:
+        folder = _stems_folder(estimates_dir, track.subset, track.name)
+        if not _has_stems(folder, estimates):
+            _write_stems(folder, estimates, rate)
     return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
 
 
@@ -86,19 +89,23 @@ def _track_file(out_dir, subset, name):
     return os.path.join(out_dir, subset, f"{name}.json")
 
 
-def _stem_file(estimates_dir, subset, name, source):
-    return os.path.join(estimates_dir, subset, name, f"{source}.wav")
+def _stems_folder(estimates_dir, subset, name):
+    return os.path.join(estimates_dir, subset, name)
 
 
-def _has_stems(estimates_dir, subset, name, sources):
-    return all(os.path.exists(_stem_file(estimates_dir, subset, name, source)) for source in sources)
+def _stem_file(folder, source):
+    return os.path.join(folder, f"{source}.wav")
 
 
-def _write_stems(estimates_dir, subset, name, estimates, rate):
+def _has_stems(folder, sources):
+    return all(os.path.exists(_stem_file(folder, source)) for source in sources)
+
+
+def _write_stems(folder, estimates, rate):
     """One wav per source, each atomically; 32-bit float, so whoever scores them scores exactly these
     numbers (16-bit would round them and clip what goes beyond full scale)."""
     for source, audio in estimates.items():
-        with atomic_path(_stem_file(estimates_dir, subset, name, source)) as temporary:
+        with atomic_path(_stem_file(folder, source)) as temporary:
             soundfile.write(temporary, audio, rate, subtype="FLOAT", format="WAV")
 
 
@@ -130,54 +137,70 @@ def _check_fingerprint(out_dir, made_by, scored):
             f"({made_by['fingerprint'][:12]}); give another output folder, or remove this one to score again")
 
 
-def _start_worker(model_path, model_config, root, subset, separation, estimates_dir):
+def _start_worker(model_path, model_config, job):
+    """A worker process loads the model itself: a Keras model does not cross processes."""
     from wavenet_j.interop import load_separator
 
-    _keep(*load_separator(model_path, model_config), root, subset, separation, estimates_dir)
+    _keep(*load_separator(model_path, model_config), **job)
 
 
-def _keep(model, config, root, subset, separation, estimates_dir):
+def _keep(model, config, *, root, subset, separation, estimates_dir):
     """What ``_score_in_worker`` scores with in this process."""
     _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)},
                    separation=separation, estimates_dir=estimates_dir)
 
 
 def _score_in_worker(name, path):
-    track = _worker["tracks"][name]
-    _write_scores(path, name, score_track(_worker["model"], _worker["config"], track, _worker["separation"],
-                                          _worker["estimates_dir"]))
+    scores = score_track(_worker["model"], _worker["config"], _worker["tracks"][name],
+                         separation=_worker["separation"], estimates_dir=_worker["estimates_dir"])
+    _write_scores(path, name, scores)
     return name
 
 
-def evaluate_model(model_path, out_dir, musdb_root, model_config=None, subset="test", separation=None, shard=(0, 1),
-                   workers=1, progress=lambda track: None, estimates_dir=None):
+def evaluate_model(model_path, out_dir, root, *, model_config=None, subset="test", separation=None,
+                   shard=(0, 1), workers=1, progress=lambda track: None, estimates_dir=None):
     """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``.
 
-    With ``estimates_dir``, a scored track whose estimates are not all there is separated and scored again.
-    Raises EvaluationError when ``out_dir`` holds scores of another model or other separation options.
+    Args:
+        model_path: a ``.keras`` model, or an original TF1 checkpoint prefix (with ``model_config``).
+        out_dir: the results folder: ``<subset>/<track>.json``, ``fingerprint.json`` and the statistics.
+        root: the MUSDB18 or MUSDB18-HQ folder holding ``train/`` and ``test/``.
+        model_config: the named config or model_config of an original checkpoint; None for ``.keras``.
+        subset: ``"test"`` or ``"train"``.
+        separation: ``separate_track``'s options (see ``separation_options``).
+        shard: ``(i, n)`` scores every n-th track from the i-th; the statistics cover all tracks scored.
+        workers: processes scoring tracks in parallel, each loading the model.
+        progress: called with each track's name once it is scored.
+        estimates_dir: where the estimates are kept as wav; a scored track whose estimates are not all
+            there is separated and scored again.
+
+    Raises:
+        EvaluationError: ``out_dir`` holds the scores of another model or other separation options.
     """
     from wavenet_j.interop import load_separator
 
     index, count = shard
     if not 0 <= index < count:
         raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
-    names = [t.name for t in musdb_tracks(musdb_root, subset)][index::count]
+    names = [t.name for t in musdb_tracks(root, subset)][index::count]
     options = separation_options(separation)
     model, config = load_separator(model_path, model_config)
     scored = load_scores(out_dir, subset)
-    _check_fingerprint(out_dir, {"fingerprint": fingerprint(model, config, options), "model": os.fspath(model_path),
-                                 "separation": options}, scored)
+    made_by = {"fingerprint": fingerprint(model, config, options), "model": os.fspath(model_path),
+               "separation": options}
+    _check_fingerprint(out_dir, made_by, scored)
     pending = [(name, _track_file(out_dir, subset, name)) for name in names if name not in scored or (
-        estimates_dir is not None and not _has_stems(estimates_dir, subset, name, scored[name]))]
+        estimates_dir is not None
+        and not _has_stems(_stems_folder(estimates_dir, subset, name), scored[name]))]
+    job = {"root": root, "subset": subset, "separation": options, "estimates_dir": estimates_dir}
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        args = (model_path, model_config, musdb_root, subset, options, estimates_dir)
         with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                                    initargs=args) as pool:
+                                                    initargs=(model_path, model_config, job)) as pool:
             for done in pool.map(_score_in_worker, *zip(*pending)):
                 progress(done)
     elif pending:
-        _keep(model, config, musdb_root, subset, options, estimates_dir)
+        _keep(model, config, **job)
         for name, path in pending:
             progress(_score_in_worker(name, path))
     return write_statistics(out_dir, subset)

@@ -5,7 +5,10 @@ import io
 import numpy as np
 
 STATISTICS = ("Med.", "MAD", "Mean", "SD")
-SOURCE_LABELS = {"vocals": "Voc.", "accompaniment": "Acc.", "bass": "Bass", "drums": "Drums", "other": "Other"}
+# Each source's row label, in the paper's order; the MUSDB stems the paper does not score come last.
+SOURCE_LABELS = {"vocals": "Voc.", "accompaniment": "Acc.", "bass": "Bass", "drums": "Drums",
+                 "other": "Other"}
+PAPER_SOURCES = ("vocals", "accompaniment")  # the sources of the paper's tables and figures
 
 
 def paper_statistics(values):
@@ -34,16 +37,23 @@ def summarize(track_scores, metric="SDR"):
 
 
 def markdown_table(columns, sources=None, digits=2):
-    """The paper's layout: a row per source and statistic, a column per model (``{model: summarize(...)}``)."""
+    """The paper's layout: a row per source and statistic, a column per model
+    (``{model: summarize(...)}``)."""
     names = list(columns)
     sources = sources or sorted({s for column in columns.values() for s in column}, key=source_order)
     lines = ["| | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for label, source, statistic in table_rows(sources):
+        cells = [format_cell(columns[name].get(source, {}).get(statistic), digits) for name in names]
+        lines.append(f"| {label} | {statistic} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table_rows(sources):
+    """``(label, source, statistic)`` for each row of the paper's layout: a source's label heads only
+    its first row, so every table reads as the paper's."""
     for source in sources:
         for i, statistic in enumerate(STATISTICS):
-            label = SOURCE_LABELS.get(source, source) if i == 0 else ""
-            cells = [_format(columns[name].get(source, {}).get(statistic), digits) for name in names]
-            lines.append(f"| {label} | {statistic} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+            yield (SOURCE_LABELS.get(source, source) if i == 0 else ""), source, statistic
 
 
 def csv_table(columns):
@@ -60,9 +70,10 @@ def csv_table(columns):
 
 def source_order(source):
     """A sort key: the paper's order of sources, then any other name alphabetically."""
-    order = ("vocals", "accompaniment", "bass", "drums", "other")
+    order = tuple(SOURCE_LABELS)
     return (order.index(source) if source in order else len(order), source)
 
 
-def _format(value, digits):
+def format_cell(value, digits=2):
+    """A statistic as the tables print it; ``–`` marks a gap (no score, or no finite segment)."""
     return "–" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"

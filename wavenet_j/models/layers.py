@@ -4,6 +4,7 @@ All act on ``[batch, time, channels]`` and are registered, so ``.keras`` files l
 ``custom_objects``.
 """
 import keras
+import numpy as np
 from keras import ops
 
 _register = keras.saving.register_keras_serializable(package="wavenet_j")
@@ -91,6 +92,121 @@ class LearnedUpsample(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding, "seed": self.seed}
+
+
+def _polyphase_taps(width, pad):
+    """``(taps [2, D, width], first)``: output ``2m + phase`` of a width-``width`` conv (``pad`` zeros on
+    the left) over ``x`` linearly upsampled equals ``sum_d sum_j taps[phase, d, j] kernel[j] x[m + first + d]``.
+
+    Tap ``j`` reads upsampled sample ``t = 2m + phase + j - pad``: ``x[t/2]`` if ``t`` is even,
+    ``(x[q] + x[q+1]) / 2`` with ``q = (t-1)/2`` if it is odd.
+    """
+    shares = []
+    for phase in range(2):
+        for j in range(width):
+            t = phase + j - pad
+            shares += [(phase, t // 2, j, 1.0)] if t % 2 == 0 else [(phase, t // 2, j, 0.5), (phase, t // 2 + 1, j, 0.5)]
+    first = min(d for _, d, _, _ in shares)
+    taps = np.zeros((2, max(d for _, d, _, _ in shares) - first + 1, width), np.float32)
+    for phase, d, j, share in shares:
+        taps[phase, d - first, j] += share
+    return taps, first
+
+
+def _edge_taps(width, pad, rows_from_end):
+    """``[R, 2, width]`` coefficients of ``kernel[j]`` on one edge sample of ``x`` for the first (or,
+    ``rows_from_end``, the last) ``R`` output pairs, where "same" padding breaks the upsampling rule.
+
+    The upsampled sample before the start should be a padding zero, not ``x[0] / 2``: ``-1/2`` of
+    ``x[0]`` at the outputs whose taps reach it. TF1's upsampling repeats the last sample, ``x[N-1]``
+    where the rule gives ``x[N-1] / 2``: ``+1/2`` of ``x[N-1]`` at the last outputs.
+    """
+    reach = pad if not rows_from_end else width - pad  # outputs whose taps reach the broken sample
+    rows = (reach + 1) // 2
+    taps = np.zeros((rows, 2, width), np.float32)
+    for k in range(reach):
+        if rows_from_end:  # output n = 2N-1-k reads t = 2N-1 with tap j = pad + k
+            taps[rows - 1 - k // 2, 1 - k % 2, pad + k] += 0.5
+        else:  # output n = k reads t = -1 with tap j = pad - 1 - k
+            taps[k // 2, k % 2, pad - 1 - k] -= 0.5
+    return taps
+
+
+@_register
+class UpsampleConv(keras.layers.Layer):
+    """A decoder level as one layer: ``LeakyReLU(conv(concat([crop(skip), LinearUpsample(x)])))``.
+
+    It holds the conv's weights (``kernel [width, skip + x channels, filters]``, ``bias``) and gives
+    the same numbers, within float rounding, as the three layers it stands for, computed polyphase:
+    the even and the odd outputs are each a convolution of ``x`` at its own rate, with kernels derived
+    from the upsampled channels' part of ``kernel``. One conv with ``2 * filters`` outputs over ``N``
+    positions (4 taps for a width of 5) replaces a width-5 conv over ``2N``, and neither the
+    upsampled nor the concatenated map is made. Padding "same" upsamples N -> 2N (TF1's
+    ``align_corners=False``), "valid" N -> 2N-1 (context models). Inputs ``[skip, x]``, or ``[x]``.
+    """
+
+    def __init__(self, filters, kernel_size, padding="same", kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        if padding not in ("same", "valid"):
+            raise ValueError(f"UpsampleConv padding must be 'same' or 'valid', got {padding!r}")
+        self.filters, self.kernel_size, self.padding = filters, kernel_size, padding
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        pad = (kernel_size - 1) // 2 if padding == "same" else 0
+        self._taps, self._first = _polyphase_taps(kernel_size, pad)
+        self._edges = [_edge_taps(kernel_size, pad, end) for end in (False, True)] if padding == "same" else None
+
+    def build(self, input_shapes):
+        channels = sum(shape[-1] for shape in input_shapes)
+        self.kernel = self.add_weight(name="kernel", shape=(self.kernel_size, channels, self.filters),
+                                      initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def _length(self, n):
+        upsampled = 2 * n - int(self.padding == "valid")
+        return upsampled if self.padding == "same" else upsampled - self.kernel_size + 1
+
+    def call(self, inputs):
+        *skip, x = inputs
+        n, channels = x.shape[1], x.shape[2]
+        length = self._length(n)
+        rows = (length + 1) // 2  # output pairs: [out[2m], out[2m+1]] side by side on channels
+        upsampled_kernel = self.kernel[:, self.kernel.shape[1] - channels:, :]
+        derived = ops.reshape(ops.einsum("pdj,jcf->dcpf", ops.cast(self._taps, x.dtype), upsampled_kernel),
+                              (len(self._taps[0]), channels, 2 * self.filters))
+        first, last = self._first, self._first + len(self._taps[0]) - 1
+        padded = ops.pad(x, [(0, 0), (max(-first, 0), max(rows - 1 + last - (n - 1), 0)), (0, 0)])
+        pairs = ops.conv(padded[:, max(first, 0):, :], derived)
+        if self._edges is not None:
+            pairs = pairs + self._edge_correction(x, upsampled_kernel, rows)
+        y = ops.reshape(pairs, (-1, 2 * rows, self.filters))
+        y = y[:, :length, :] if length < 2 * rows else y
+        if skip:
+            skip = center_crop(skip[0], 2 * n - int(self.padding == "valid"))
+            y = y + ops.conv(skip, self.kernel[:, :skip.shape[2], :], padding=self.padding)
+        return ops.leaky_relu(y + self.bias, 0.2)
+
+    def _edge_correction(self, x, kernel, rows):
+        """What "same" padding and the repeated last sample change in the first and last output pairs."""
+        parts = []
+        for taps, sample in zip(self._edges, (x[:, 0, :], x[:, -1, :])):
+            weights = ops.reshape(ops.einsum("rpj,jcf->rcpf", ops.cast(taps, x.dtype), kernel),
+                                  (len(taps), x.shape[2], 2 * self.filters))
+            parts.append(ops.einsum("bc,rcg->brg", sample, weights))
+        (left, right), (before, after) = parts, (len(taps) for taps in self._edges)
+        if rows >= before + after:
+            middle = ops.zeros((ops.shape(x)[0], rows - before - after, 2 * self.filters), left.dtype)
+            return ops.concatenate([left, middle, right], axis=1)
+        left, right = left[:, :rows], right[:, max(after - rows, 0):]  # outputs shorter than an edge's reach
+        return (ops.pad(left, [(0, 0), (0, rows - min(before, rows)), (0, 0)])
+                + ops.pad(right, [(0, 0), (rows - min(after, rows), 0), (0, 0)]))
+
+    def compute_output_shape(self, input_shapes):
+        n = input_shapes[-1][1]
+        return (input_shapes[-1][0], None if n is None else self._length(n), self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
+                "padding": self.padding, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
 
 
 def center_crop(x, length):

@@ -18,7 +18,7 @@ import keras
 
 from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
 from wavenet_j.models.layers import (
-    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample)
+    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample, UpsampleConv)
 from wavenet_j.models.shapes import get_padding
 from wavenet_j.models.spectrogram import spectrogram_unet
 
@@ -97,9 +97,13 @@ def _wave_u_net(net, mix):
     kept = {level % levels for level in config["skip_levels"]} if config["skip_levels"] is not None \
         else set(range(levels))
     for level in reversed(range(levels)):
+        skip = [skips[level]] if level in kept else []
+        if config["upsampling"] == "linear" and level >= config["multires_levels"]:
+            x = net.upsample_conv(skip + [x], f"decoder_conv{level}", filters[level])
+            continue
         x = net.upsample(x, level)
-        if level in kept:
-            x = net.crop_concat(skips[level], x, f"decoder_skip{level}")
+        if skip:
+            x = net.crop_concat(skip[0], x, f"decoder_skip{level}")
         x = net.level_conv(x, f"decoder_conv{level}", filters[level], config["merge_filter_size"], level)
 
     x = net.crop_concat(mix, x, "output_skip")
@@ -146,6 +150,11 @@ class _Builder:
         shortcut = self.conv(x, f"{name}_shortcut", filters, 1, "same")
         summed = keras.layers.Add(name=f"{name}_add")([main, shortcut])
         return keras.layers.LeakyReLU(0.2, name=f"{name}_act")(summed)
+
+    def upsample_conv(self, inputs, name, filters):
+        """Upsampling, skip concatenation and merge conv of a plain decoder level, fused (``UpsampleConv``)."""
+        return UpsampleConv(filters, self.config["merge_filter_size"], self.padding, name=name,
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)))(inputs)
 
     def upsample(self, x, level):
         name = f"decoder_upsample{level}"

@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from wavenet_j.configs import complete_config, resolve_config
+from wavenet_j.models.layers import UpsampleConv
 from wavenet_j.models.separator import build_separator
 from wavenet_j.models.shapes import get_padding
 
@@ -104,7 +105,8 @@ def model_flops(model):
     which hold all but a sliver of the arithmetic."""
     total = 0
     for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, UpsampleConv)):  # UpsampleConv: the
+            # FLOPs of the conv it stands for, so rates compare with the unfused model's
             positions = layer.output.shape[1:-1]
         elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input position spreads the whole kernel
             positions = layer.input.shape[1:-1]

@@ -37,7 +37,7 @@ def stem_paths(song, output, sources, template=TEMPLATE, ext="wav"):
     return paths
 
 
-def separate_file(model, path, output, model_config, template=TEMPLATE, ext="wav", encoding=None, clipping="clamp",
+def separate_file(model, path, output, *, template=TEMPLATE, ext="wav", encoding=None, clipping="clamp",
                   progress=None, **options):
     """Write the stems of the audio file ``path`` (see ``stem_paths``) at its rate and channel count,
     and return their paths; ``options`` as for ``separate_track``.
@@ -74,7 +74,7 @@ def separate_file(model, path, output, model_config, template=TEMPLATE, ext="wav
         with contextlib.ExitStack() as stack:
             finals = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
             floats = {name: os.path.join(os.path.dirname(final), "float.wav") for name, final in finals.items()}
-            peaks = _separate_to_float(model, blocks, rate, channels, frames, floats, model_config, progress, options)
+            peaks = _separate_to_float(model, blocks, rate, channels, frames, floats, progress, options)
             _encode(floats, finals, rate, channels, FORMATS[ext], subtype, clipping, peaks, path)
     except AudioError:
         raise
@@ -86,14 +86,14 @@ def separate_file(model, path, output, model_config, template=TEMPLATE, ext="wav
     return targets
 
 
-def _separate_to_float(model, blocks, rate, channels, frames, floats, model_config, progress, options):
+def _separate_to_float(model, blocks, rate, channels, frames, floats, progress, options):
     """Separate into float32 files; returns each stem's peak magnitude."""
     peaks = dict.fromkeys(floats, 0.0)
     done = 0
     with contextlib.ExitStack() as stack:
         writers = {name: stack.enter_context(soundfile.SoundFile(file, "w", rate, channels, subtype="FLOAT",
                                                                  format="WAV")) for name, file in floats.items()}
-        for out in separate_blocks(model, blocks, rate, model_config, **options):
+        for out in separate_blocks(model, blocks, rate, **options):
             for name, block in out.items():
                 writers[name].write(block)
                 peaks[name] = max(peaks[name], float(np.max(np.abs(block), initial=0.0)))

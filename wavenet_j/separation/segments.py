@@ -1,9 +1,10 @@
 """Separating a signal of any length in segments, so memory holds a segment, not the song.
 
 A segment's estimates equal those of the whole signal separated at once: segments start on the
-window grid, each is given its windows' context from the signal on both sides, and the last
-one reaches back far enough for the original's last window, moved back to end at the end.
-Resampling runs as a stream (soxr), which gives the same samples as resampling all at once.
+window grid and are given their windows' context from the signal on both sides as input only
+(no output is computed twice), and the last one reaches back far enough for the original's last
+window, moved back to end at the end. Resampling runs as a stream (soxr), which gives the same
+samples as resampling all at once.
 """
 import collections
 from typing import Callable, NamedTuple
@@ -12,19 +13,20 @@ import numpy as np
 import soxr
 import tensorflow as tf
 
-from wavenet_j.configs import complete_config
+from wavenet_j.audio import to_model_channels
 from wavenet_j.models import multi_stage, rebuild
 from wavenet_j.separation.windows import separate_signal, shared_context
 
-SHARED_WINDOWS = 16  # per pass of a context model: M4 computes 0.26x the FLOPs of separate windows; more
-# windows per pass save little more (0.24x at 32) and cost memory (0.1 GB more at 24: 10 minutes of M4 near 1.5 GB)
+PASS_BYTES = 400 * 2 ** 20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
+# 32 windows, and separating 10 minutes peaks at 1.41 GB (1.27 GB with 16, 1.56 GB with 43)
+MAX_SHARED_WINDOWS = 64  # a cap on one pass's length, whatever the budget
 _PLANS = collections.OrderedDict()  # the last few compiled plans: building and tracing one takes seconds
 
 
 class Plan(NamedTuple):
     """How one model with given options separates: a compiled pass and its window grid."""
 
-    separate: Callable  # [T, C] at the model's rate -> {source: [T, C]}, compiled
+    separate: Callable  # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
     grid: int  # windows start at multiples of this: the output length, or the aligned hop
     margin: int  # input samples a segment needs beyond each of its ends: the context, on the grid
     last_window: int  # how far back the last segment must reach (the original's grid), else 0
@@ -32,6 +34,16 @@ class Plan(NamedTuple):
 
 
 WINDOWS = ("shared", "original")  # the window grids a context model can separate on (see separate_track)
+
+
+def shared_windows(model, budget=PASS_BYTES):
+    """How many windows one pass of a context model computes: as many as keep the pass's activations
+    (every layer's output, an upper bound on what is live at once) within ``budget`` bytes."""
+    per_sample = 4 * sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers) / model.input_shape[1]
+    block = 2 ** model.model_config["num_layers"]
+    hop = block * (model.outputs[0].shape[1] // block)
+    windows = int((budget / per_sample - model.input_shape[1]) // hop) + 1
+    return min(max(windows, 1), MAX_SHARED_WINDOWS)
 
 
 def separation_plan(model, stages=1, precision=None, windows="shared", batch_windows=8, jit_compile=False):
@@ -55,8 +67,9 @@ def separation_plan(model, stages=1, precision=None, windows="shared", batch_win
     context = (input_frames - output_frames + 1) // 2
     network, hop = model, None
     if share_context:
-        network, grid = shared_context(network, SHARED_WINDOWS)
-        hop, batch_windows, unit = SHARED_WINDOWS * grid, 1, SHARED_WINDOWS * grid
+        count = shared_windows(model)
+        network, grid = shared_context(network, count)
+        hop, batch_windows, unit = count * grid, 1, count * grid
         margin = grid * -(-(context + output_frames - grid) // grid)  # a window's input reaches past its hop
         last_window = 0
     else:
@@ -67,25 +80,15 @@ def separation_plan(model, stages=1, precision=None, windows="shared", batch_win
     copy = network if network is not model else None
     if stages > 1:
         network = multi_stage(network, stages)
-    separate = tf.function(lambda mix: separate_signal(network, mix, batch_windows, hop, jit_compile), input_signature=[
-        tf.TensorSpec([None, model.input_shape[-1]], tf.float32)])
+    separate = tf.function(
+        lambda mix, left, right: separate_signal(network, mix, batch_windows, hop, jit_compile, (left, right)),
+        input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32), tf.TensorSpec([], tf.int32),
+                         tf.TensorSpec([], tf.int32)])
     plan = Plan(separate, grid, margin, last_window, unit)
     _PLANS[key] = model, copy, plan
     while len(_PLANS) > 4:
         _PLANS.popitem(last=False)
     return plan
-
-
-def _to_model_channels(mix, channels):
-    """The original's rule: mono models take the channel mean; stereo models duplicate a mono mix."""
-    if channels == 1:
-        return mix.mean(axis=1, keepdims=True)
-    if mix.shape[1] == 1:
-        return np.repeat(mix, 2, axis=1)
-    if mix.shape[1] != 2:
-        raise ValueError(f"a stereo model cannot separate a mix with {mix.shape[1]} channels; "
-                         f"downmix it to stereo or mono first")
-    return mix
 
 
 def _to_mix_channels(estimate, channels):
@@ -106,65 +109,84 @@ class _Resampler:
         return chunk if self.stream is None else self.stream.resample_chunk(chunk, last=last)
 
 
-def separate_blocks(model, blocks, sr, model_config, stages=1, batch_windows=8, precision=None, windows="shared",
+class _MixReader:
+    """The mix's blocks, checked, converted to the model's channels and resampled to its rate, held
+    from a position on: a segment and its context, never the song."""
+
+    def __init__(self, blocks, sr, rate, channels):
+        self.blocks, self.sr, self.channels = iter(blocks), sr, channels
+        self.resample = _Resampler(sr, rate, channels)
+        self.buffer, self.start = np.zeros((0, channels), np.float32), 0  # buffer[0] is sample self.start
+        self.ended, self.mix_channels, self.length = False, None, 0  # length: samples read, at sr
+
+    @property
+    def end(self):
+        return self.start + len(self.buffer)
+
+    def read_to(self, position):
+        """Read until ``position`` samples (at the model's rate) are in, or the mix ends."""
+        while not self.ended and self.end < position:
+            block = next(self.blocks, None)
+            self.ended = block is None
+            if self.ended:
+                if not self.length:
+                    raise ValueError("the mix holds no samples")
+                chunk = self.resample(np.zeros((0, self.channels), np.float32), last=True)
+            else:
+                chunk = self.resample(to_model_channels(self._checked(block), self.channels), last=False)
+            self.buffer = np.concatenate([self.buffer, chunk.astype(np.float32, copy=False)])
+
+    def _checked(self, block):
+        block = np.asarray(block, dtype=np.float32)
+        self.mix_channels = self.mix_channels or block.shape[1]
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            at = self.length + int(np.argmin(finite))
+            raise ValueError(f"the mix has a NaN or infinite sample at sample {at} (second {at / self.sr:.2f})")
+        self.length += len(block)
+        return block
+
+    def drop_before(self, position):
+        self.buffer, self.start = self.buffer[max(position, self.start) - self.start:], max(position, self.start)
+
+
+def separate_blocks(model, blocks, sr, *, stages=1, batch_windows=8, precision=None, windows="shared",
                     segment_seconds=30.0, jit_compile=False):
     """Separate a mix given as consecutive ``[n, channels]`` float32 blocks at ``sr``.
 
     Yields ``{source: [m, channels]}`` blocks at ``sr`` in order, as many samples in all as the
     mix (see ``separate_track`` for the options).
     """
-    config = complete_config(model_config)
-    rate, channels = config["expected_sr"], config["num_channels"]
+    config = model.model_config
     plan = separation_plan(model, stages, precision, windows, batch_windows, jit_compile)
-    units = max(round((segment_seconds * rate + 2 * plan.margin) / plan.unit), 2 * plan.margin // plan.unit + 1)
-    span = units * plan.unit  # a segment's input: whole model calls
-    reach = max(plan.margin, plan.last_window)  # signal looked at (and kept) beyond a segment's ends
-    resample_in = _Resampler(sr, rate, channels)
-    resample_out = {name: _Resampler(rate, sr, channels) for name in model.output}
-    blocks, ended, mix_channels, length = iter(blocks), False, None, 0
-    buffer, buffer_start, start, emitted = np.zeros((0, channels), np.float32), 0, 0, 0
+    span = max(round(segment_seconds * config["expected_sr"] / plan.unit), 1) * plan.unit  # whole model calls
+    reach = plan.margin + plan.last_window  # signal kept before a segment: the last one may reach back
+    mix = _MixReader(blocks, sr, config["expected_sr"], config["num_channels"])
+    resample_out = {name: _Resampler(config["expected_sr"], sr, config["num_channels"]) for name in model.output}
+    start, emitted = 0, 0
     while True:
-        first = max(start - plan.margin, 0)
-        end = first + span - plan.margin  # on the grid: span and margin are
-        ahead = end + reach + (span - 2 * plan.margin) // 2  # a shorter rest joins this segment
-        while not ended and buffer_start + len(buffer) < ahead:
-            block = next(blocks, None)
-            ended = block is None
-            if ended:
-                if not length:
-                    raise ValueError("the mix holds no samples")
-                chunk = resample_in(np.zeros((0, channels), np.float32), last=True)
-            else:
-                block = np.asarray(block, dtype=np.float32)
-                mix_channels = mix_channels or block.shape[1]
-                finite = np.isfinite(block).all(axis=1)
-                if not finite.all():
-                    raise ValueError(f"the mix has a NaN or infinite sample at sample {length + int(np.argmin(finite))} "
-                                     f"(second {(length + int(np.argmin(finite))) / sr:.2f})")
-                length += len(block)
-                chunk = resample_in(_to_model_channels(block, channels), last=False)
-            buffer = np.concatenate([buffer, chunk.astype(np.float32, copy=False)])
-        final = ended and buffer_start + len(buffer) <= ahead
+        end = start + span
+        mix.read_to(end + span // 2 + plan.margin)  # a rest shorter than half a segment joins this one
+        final = mix.end < end + span // 2 + plan.margin
+        outputs_from = start
         if final:
-            end = buffer_start + len(buffer)
+            end = mix.end
             if plan.last_window:  # the original's last window ends at the end: start on the grid before it
-                first = max(min(first, plan.grid * ((end - plan.last_window) // plan.grid)), 0)
-        segment = buffer[first - buffer_start:(end if final else end + plan.margin) - buffer_start]
-        estimates = plan.separate(tf.constant(segment))
-        out = {}
-        for name, estimate in estimates.items():
-            estimate = resample_out[name](estimate.numpy()[start - first:end - first], last=final)
-            out[name] = _to_mix_channels(estimate, mix_channels)
+                outputs_from = max(min(start, plan.grid * ((end - plan.last_window) // plan.grid)), 0)
+        first, stop = max(outputs_from - plan.margin, 0), min(end + plan.margin, mix.end)
+        estimates = plan.separate(tf.constant(mix.buffer[first - mix.start:stop - mix.start]),
+                                  outputs_from - first, stop - end)
+        out = {name: _to_mix_channels(resample_out[name](estimate.numpy()[start - outputs_from:], last=final),
+                                      mix.mix_channels) for name, estimate in estimates.items()}
         count = len(next(iter(out.values())))
-        if ended:  # the mix's length is known: stop exactly there
-            count = min(count, length - emitted)
-        if final and emitted + count < length:  # resampling may come out a sample short
-            out = {name: np.pad(block, [(0, length - emitted - len(block)), (0, 0)]) for name, block in out.items()}
-            count = length - emitted
+        if mix.ended:  # the mix's length is known: stop exactly there
+            count = min(count, mix.length - emitted)
+        if final and emitted + count < mix.length:  # resampling may come out a sample short
+            out = {name: np.pad(block, [(0, mix.length - emitted - len(block)), (0, 0)]) for name, block in out.items()}
+            count = mix.length - emitted
         emitted += count
         yield {name: block[:count] for name, block in out.items()}
         if final:
             return
-        keep_from = max(end - reach, 0)
-        buffer = buffer[keep_from - buffer_start:]
-        start, buffer_start = end, keep_from
+        mix.drop_before(end - reach)
+        start = end

@@ -7,34 +7,36 @@ from wavenet_j.separation.segments import separate_blocks
 BLOCK = 2 ** 17  # samples read or handed over at a time
 
 
-def separate_track(model, mix, sr, model_config, stages=1, batch_windows=8, precision=None, windows="shared",
-                   segment_seconds=30.0, jit_compile=False):
+def separate_track(model, mix, sr, **options):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
     The mix is resampled to the model's rate (soxr, high quality), converted to its channels,
     separated window by window (``separate_signal``), optionally through ``stages`` progressive
     passes, then brought back to ``sr``, the mix's length and its channel count (a mono
     model's estimate is duplicated; a stereo model's is averaged for a mono mix). It runs in
-    segments of about ``segment_seconds``, which changes no number; each segment recomputes a
-    context model's context at its ends (M4: about 15% more work at 30 s), so longer segments
-    are faster and take more memory.
+    segments of about ``segment_seconds``, which changes no number: a segment reads its
+    neighbours' samples as context and computes no output twice.
 
-    ``windows`` picks a context model's window grid: ``"shared"`` shares the context of
-    neighbouring windows (``shared_context``), several times faster, with windows starting at
-    multiples of ``2**num_layers``; ``"original"`` runs the original's ``predict_track`` windows
-    (multiples of the output length) exactly, so scores compare with the original's. Models
-    without context give the same numbers on both. ``precision="mixed_bfloat16"`` computes in bf16
-    (opt-in: faster where the processor has bf16 arithmetic, with slightly different numbers).
-    ``jit_compile=True`` compiles the model's pass with XLA (opt-in; the same numbers within
-    float rounding).
+    Options (keyword-only; ``separate_blocks`` reads them):
+        stages: progressive passes through the model (1).
+        windows: a context model's window grid. ``"shared"`` (default) shares the context of
+            neighbouring windows (``shared_context``), several times faster, with windows starting
+            at multiples of ``2**num_layers``; ``"original"`` runs the original's ``predict_track``
+            windows (multiples of the output length) exactly, so scores compare with the
+            original's. Models without context give the same numbers on both.
+        batch_windows: windows per model call on the original grid (8).
+        segment_seconds: the length of a segment (30.0): memory, not numbers.
+        precision: ``"mixed_bfloat16"`` computes in bf16 (opt-in: faster where the processor has
+            bf16 arithmetic, with slightly different numbers); ``None`` (default) is float32.
+        jit_compile: compile the model's pass with XLA (opt-in; the same numbers within float
+            rounding; compiling costs seconds before the first samples).
     """
     mix = np.asarray(mix, dtype=np.float32)
     if mix.ndim != 2 or mix.shape[0] == 0:
         raise ValueError(f"mix must be [samples, channels] with samples > 0, got shape {mix.shape}")
     results = {name: np.empty_like(mix) for name in model.output}
     position = 0
-    for out in separate_blocks(model, array_blocks(mix), sr, model_config,
-                               stages, batch_windows, precision, windows, segment_seconds, jit_compile):
+    for out in separate_blocks(model, array_blocks(mix), sr, **options):
         count = len(next(iter(out.values())))
         for name, block in out.items():
             results[name][position:position + count] = block

@@ -25,24 +25,26 @@ def window_starts(length, output_frames, hop=None):
     return tf.minimum(tf.range(count) * output_frames, length - output_frames)
 
 
-def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False):
-    """``mix`` ``[T, C]`` at the model's rate and channels -> ``{source: [T, C]}``.
+def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, given=(0, 0)):
+    """``mix`` ``[T, C]`` at the model's rate and channels -> ``{source: [T - given[0] - given[1], C]}``.
 
-    Each output window gets its input context around it (zeros beyond the signal's ends) and
-    contributes the samples up to the next window's start (see ``window_starts`` for ``hop``).
-    Windows run ``batch_windows`` at a time and each keeps only its part, so memory holds the
-    signal, one batch and the result, however long the signal. ``jit_compile`` compiles the
-    model's pass on a batch with XLA.
+    Each output window gets its input context around it and contributes the samples up to the next
+    window's start (see ``window_starts`` for ``hop``). ``given`` counts samples at the start and
+    the end of ``mix`` that are context only (a segment's neighbours): outputs cover the rest,
+    windows see those samples as context, and zeros beyond them. Windows run ``batch_windows`` at
+    a time and each keeps only its part, so memory holds the signal, one batch and the result,
+    however long the signal. ``jit_compile`` compiles the model's pass on a batch with XLA.
     """
     input_frames, output_frames = model.input_shape[1], model.outputs[0].shape[1]
     if hop is not None and not 0 < hop <= output_frames:
         raise ValueError(f"hop = {hop} must be in [1, {output_frames}], the model's output length")
-    length = tf.shape(mix)[0]
-    context = (input_frames - output_frames) // 2
+    left, right = given
+    length = tf.shape(mix)[0] - left - right
+    start = left - (input_frames - output_frames) // 2  # where the first window's input begins in mix
     starts = window_starts(length, output_frames, hop)
     ends = tf.concat([starts[1:], [length]], axis=0)
-    right = tf.maximum(starts[-1] + input_frames - context - length, 0)
-    padded = tf.pad(mix, [[context, right], [0, 0]])
+    after = tf.maximum(starts[-1] + input_frames - (tf.shape(mix)[0] - start), 0)
+    padded = tf.pad(mix[tf.maximum(start, 0):], [[tf.maximum(-start, 0), after], [0, 0]])
     offsets, positions = tf.range(input_frames), tf.range(output_frames)
     batches = (tf.shape(starts)[0] + batch_windows - 1) // batch_windows
     names = list(model.output)

@@ -6,6 +6,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from wavenet_j.evaluation.plots import save_figure  # noqa: E402
 
+# Each source's figure, named as the paper numbers it.
+FIGURES = {"vocals": "fig2_vocals", "accompaniment": "fig3_accompaniment"}
+
 
 def pair_scatter(points, origin, title, path_base):
     """Write ``path_base.png`` and ``.svg``; ``points`` is ``{pair label: (U score, J score)}``."""

@@ -1,12 +1,12 @@
 """The J-Net paper's published numbers (its Tables 1-3: SDR in dB), kept beside every reproduction."""
-
-_ROWS = ("vocals", "accompaniment")
-_STATS = ("Med.", "MAD", "Mean", "SD")
+from wavenet_j.evaluation.statistics import PAPER_SOURCES, STATISTICS
 
 
 def _table(columns):
     """``{model: [8 values in the paper's row order]}`` -> ``{model: {source: {statistic: value}}}``."""
-    return {model: {source: dict(zip(_STATS, values[4 * i:4 * i + 4])) for i, source in enumerate(_ROWS)}
+    count = len(STATISTICS)
+    return {model: {source: dict(zip(STATISTICS, values[count * i:count * (i + 1)]))
+                    for i, source in enumerate(PAPER_SOURCES)}
             for model, values in columns.items()}
 
 
@@ -36,7 +36,16 @@ TABLE_3 = _table({
     "U1_3": [3.90, 3.03, 1.00, 11.55, 10.34, 2.96, 11.20, 6.31],
 })
 TABLES = {"Table 1": TABLE_1, "Table 2": TABLE_2, "Table 3": TABLE_3}
+# Columns that are the original's numbers, never trained here (M4: context, 12 layers).
+ORIGINAL_ONLY = ("M4",)
 
 # Every (U, J) pair the paper trains; Fig. 2 and 3 plot their mean SDRs.
 PAIRS = (("U1", "J1"), ("U2_2_5", "J2_2_5"), ("U2_3_5", "J2_3_5"), ("U2_2_10", "J2_2_10"), ("U2_3_10", "J2_3_10"),
          ("U3_5", "J3_5"), ("U3_10", "J3_10"), ("U4", "J4"), ("U5", "J5"))
+
+
+def model_and_stages(column):
+    """``(model, inference stages)`` a table column reports: Table 3's ``U4_2`` is U4 run with 2
+    inference stages; every other column names a model."""
+    model, _, stages = column.rpartition("_")
+    return (model, int(stages)) if model in ("U1", "U4") and stages.isdigit() else (column, 1)

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
-from wavenet_j.data.pipeline import get_dataset, musdb_root, partition_tracks
+from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus, get_dataset, partition_tracks
 from wavenet_j.data.tracks import detect_is_wav
 from wavenet_j.models import build_separator, get_padding, rebuild, stage_estimates
 from wavenet_j.models.spectrogram import magnitude, source_magnitudes
@@ -150,7 +150,8 @@ class Trainer:
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
         # A missing or empty corpus fails here, before any work and before the run's folders exist.
-        self.config["musdb_path"] = musdb_root(self.config)
+        ensure_toy_corpus(self.config)
+        self.config["musdb_path"] = corpus_root(self.config)
         detect_is_wav(self.config["musdb_path"])
         self._check_writable()
         self.schedule = Schedule.from_config(self.config)

@@ -1,0 +1,83 @@
+"""What a study writes for readers: Tables 1-3 with the paper's numbers beside ours, and ``report.md``."""
+import os
+
+from wavenet_j.atomic import write_text
+from wavenet_j.evaluation.statistics import PAPER_SOURCES, format_cell, summarize, table_rows
+from wavenet_j.studies.paper import ORIGINAL_ONLY, TABLES, model_and_stages
+
+
+def _cell(ours, paper):
+    mine = format_cell(ours)
+    return mine if paper is None else f"{mine} ({format_cell(paper)})"
+
+
+def _rows(columns, paper):
+    """``(label, statistic, cells)`` per row; a model of ``paper`` without our statistics is a gap."""
+    for label, source, statistic in table_rows(PAPER_SOURCES):
+        yield label, statistic, [_cell((columns.get(name) or {}).get(source, {}).get(statistic),
+                                        paper[name][source][statistic]) for name in paper]
+
+
+def table_markdown(title, columns, paper):
+    """Our statistics with the paper's beside them in parentheses; ``–`` marks a gap."""
+    names = list(paper)
+    lines = [f"**{title}** (ours, paper in parentheses; SDR in dB)", "",
+             "| | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for label, statistic, cells in _rows(columns, paper):
+        lines.append(f"| {label} | {statistic} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table_latex(title, columns, paper):
+    names = list(paper)
+    rows = [r"\begin{tabular}{ll" + "r" * len(names) + "}", r"\toprule",
+            " & & " + " & ".join(n.replace("_", r"\_") for n in names) + r" \\", r"\midrule"]
+    for label, statistic, cells in _rows(columns, paper):
+        rows.append(f"{label} & {statistic} & " + " & ".join(cells) + r" \\")
+    rows += [r"\bottomrule", r"\end{tabular}"]
+    return f"% {title}: ours (paper)\n" + "\n".join(rows) + "\n"
+
+
+def write_tables(study, out_dir):
+    """Tables 1-3 from the study's runs as markdown and LaTeX; returns the files written.
+
+    The original-only columns (``ORIGINAL_ONLY``) keep the paper's number and no score of ours.
+    """
+    written = []
+    for title, paper in TABLES.items():
+        columns = {}
+        for name in paper:
+            if name in ORIGINAL_ONLY:
+                continue
+            scores = study.scores(*model_and_stages(name))
+            columns[name] = summarize(scores) if scores else None
+        stem = os.path.join(out_dir, title.lower().replace(" ", ""))
+        write_text(stem + ".md", table_markdown(title, columns, paper))
+        write_text(stem + ".tex", table_latex(title, columns, paper))
+        written += [stem + ".md", stem + ".tex"]
+    return written
+
+
+def report_markdown(report):
+    """``report.md``: the correlations in words, the training times, the gaps, then the tables."""
+    lines = ["# J-Net study", "", f"Pairs (U/J): {', '.join(u + '/' + j for u, j in report['pairs'])}; "
+             f"origin {report['origin']}.", ""]
+    for source, result in report["correlation"].items():
+        if "gap" in result:
+            lines.append(f"- {source}: no correlation ({result['gap']})")
+            continue
+        c = result["mean_sdr"]
+        lines.append(f"- {source}, mean SDR over {c['pairs']} pairs: Pearson {c['pearson']:.2f} "
+                     f"[{c['pearson_ci95'][0]:.2f}, {c['pearson_ci95'][1]:.2f}], "
+                     f"Spearman {c['spearman']:.2f} [{c['spearman_ci95'][0]:.2f}, {c['spearman_ci95'][1]:.2f}]; "
+                     f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs "
+                     f"in the first or third quadrant")
+    times = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(report["train_seconds"].items()))
+    lines += ["", f"Training time per model (s): {times}", ""]
+    if report["gaps"]:
+        lines += ["Gaps: " + "; ".join(f"{k}: {v}" for k, v in report["gaps"].items()), ""]
+    for path in report.get("tables", []):
+        if path.endswith(".md"):
+            with open(path, encoding="utf-8") as handle:
+                lines += [handle.read()]
+    return "\n".join(lines) + "\n"
