@@ -7,6 +7,7 @@
 The values themselves live in ``wavenet_j/configs.py`` (plain dicts, so the library and the
 ``wavenet-j`` command read them without Sacred); this file registers them with Sacred.
 """
+
 import copy
 
 from sacred import Ingredient

@@ -7,7 +7,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 
 .PHONY: test demo install ffmpeg clean
 
+# The linter (ruff.toml: pyflakes, pycodestyle, lines of at most 110 characters, ruff's formatting),
+# then every test; `pytest -m "not slow"` leaves out training, studies and subprocesses.
 test: install ffmpeg
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PYTHON) -m pytest -q
 
 # The main job on the toy corpus: the model table, J1 trained at the tiny size (toy corpus made

@@ -24,7 +24,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "dev": ["pytest>=7.4"],
+        "dev": ["pytest>=7.4", "ruff>=0.6"],
         "gpu": ["tensorflow[and-cuda]>=2.16"],
     },
     entry_points={"console_scripts": ["wavenet-j=wavenet_j.cli:main"]},

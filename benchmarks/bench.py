@@ -5,6 +5,7 @@
 Speeds are compared as ratios measured in the same run (``matmul_gflops`` is this machine's
 practical ceiling), so the targets in benchmarks/README.md hold on any machine.
 """
+
 import argparse
 import json
 import os
@@ -17,12 +18,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), HERE]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from wavenet_j.configs import resolve_config  # noqa: E402
 from wavenet_j.models import build_separator  # noqa: E402
-from wavenet_j.models.summary import model_flops  # noqa: E402
+from wavenet_j.models.layers import UpsampleConv  # noqa: E402
 from wavenet_j.training.loop import model_and_optimizer, train_step_fn  # noqa: E402
 
 RATE = 22050
@@ -38,6 +40,22 @@ def timed(function, repeats=5, warmup=1):
         function()
         times.append(time.perf_counter() - start)
     return min(times), float(np.median(times))
+
+
+def model_flops(model):
+    """Multiply-add FLOPs (2 per MAC) of one forward pass of one example, counting the convolutions,
+    which hold all but a sliver of the arithmetic."""
+    total = 0
+    for layer in model.layers:
+        # UpsampleConv counts as the conv it stands for, so rates compare with the unfused model's
+        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, UpsampleConv)):
+            positions = layer.output.shape[1:-1]
+        elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input position spreads the whole kernel
+            positions = layer.input.shape[1:-1]
+        else:
+            continue
+        total += 2 * int(np.prod(positions)) * int(np.prod(layer.kernel.shape))
+    return total
 
 
 def timed_pair(first, second, repeats=4):
@@ -57,7 +75,10 @@ def bench_matmul():
     n = 4096
     a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
     best, median = timed(lambda: tf.matmul(a, b).numpy(), repeats=5)
-    return {"matmul_gflops": round(2 * n ** 3 / best / 1e9, 1), "matmul_median_gflops": round(2 * n ** 3 / median / 1e9, 1)}
+    return {
+        "matmul_gflops": round(2 * n**3 / best / 1e9, 1),
+        "matmul_median_gflops": round(2 * n**3 / median / 1e9, 1),
+    }
 
 
 def _minute():
@@ -65,7 +86,7 @@ def _minute():
 
 
 def _snr_db(reference, estimate):
-    return float(10 * np.log10(np.sum(reference ** 2) / np.sum((reference - estimate) ** 2)))
+    return float(10 * np.log10(np.sum(reference**2) / np.sum((reference - estimate) ** 2)))
 
 
 def bench_separation(results):
@@ -78,20 +99,30 @@ def bench_separation(results):
     best, median = timed(lambda: separate_track(model, mix, RATE), repeats=3)
     windows = -(-len(mix) // config["num_frames"])
     gflops = model_flops(model) * windows / best / 1e9
-    out = {"seconds": round(best, 3), "median_seconds": round(median, 3), "times_real_time": round(60 / best, 1),
-           "gflops": round(gflops, 1)}
+    out = {
+        "seconds": round(best, 3),
+        "median_seconds": round(median, 3),
+        "times_real_time": round(60 / best, 1),
+        "gflops": round(gflops, 1),
+    }
     if "matmul_gflops" in results:
         out["fraction_of_matmul"] = round(gflops / results["matmul_gflops"], 3)
     bf16, _ = timed(lambda: separate_track(model, mix, RATE, precision="mixed_bfloat16"), repeats=3)
     exact = separate_track(model, mix, RATE)
     fast = separate_track(model, mix, RATE, precision="mixed_bfloat16")
-    out["bf16"] = {"seconds": round(bf16, 3), "speedup_vs_fp32": round(best / bf16, 2),
-                   "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
-                   "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1)}
+    out["bf16"] = {
+        "seconds": round(bf16, 3),
+        "speedup_vs_fp32": round(best / bf16, 2),
+        "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
+        "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1),
+    }
     xla, _ = timed(lambda: separate_track(model, mix, RATE, jit_compile=True), repeats=3)
     compiled = separate_track(model, mix, RATE, jit_compile=True)
-    out["xla"] = {"seconds": round(xla, 3), "speedup_vs_plain": round(best / xla, 2),
-                  "max_abs_difference": float(max(np.abs(compiled[n] - exact[n]).max() for n in exact))}
+    out["xla"] = {
+        "seconds": round(xla, 3),
+        "speedup_vs_plain": round(best / xla, 2),
+        "max_abs_difference": float(max(np.abs(compiled[n] - exact[n]).max() for n in exact)),
+    }
     return {"separation": out}
 
 
@@ -107,11 +138,17 @@ def bench_separation_context():
     mix = _minute()
     windowed, _ = timed(lambda: separate_track(model, mix, RATE, windows="original"), repeats=2)
     shared, _ = timed(lambda: separate_track(model, mix, RATE), repeats=2)
+    song = np.concatenate([mix] * 4)  # 4 minutes: a song's length, where the last partial pass weighs less
+    windowed_song, shared_song = timed_pair(
+        lambda: separate_track(model, song, RATE, windows="original"),
+        lambda: separate_track(model, song, RATE),
+        repeats=1,
+    )
     from wavenet_j.separation.segments import shared_windows
 
     count = shared_windows(model)
     long_model, hop = shared_context(model, count)
-    signal = tf.constant(mix[:30 * RATE])
+    signal = tf.constant(mix[: 30 * RATE])
     separate = tf.function(lambda: separate_signal(model, signal, hop=hop))()  # compiled: eager Keras keeps
     together = tf.function(lambda: separate_signal(long_model, signal, hop=count * hop))()  # every activation
     difference = max(float(tf.reduce_max(tf.abs(separate[n] - together[n]))) for n in separate)
@@ -119,26 +156,35 @@ def bench_separation_context():
     one, many = tf.zeros((8,) + model.input_shape[1:]), tf.zeros((1,) + long_model.input_shape[1:])
     per_window, _ = timed(tf.function(lambda: model(one, training=False)), repeats=3)
     per_pass, _ = timed(tf.function(lambda: long_model(many, training=False)), repeats=3)
-    return {"separation_context": {
-        "windowed_seconds_per_minute": round(windowed, 3), "shared_context_seconds_per_minute": round(shared, 3),
-        "shared_vs_windowed_cost": round(shared / windowed, 3),
-        "windows_per_shared_pass": count,
-        "shared_vs_windowed_cost_per_window": round(per_pass / count / (per_window / 8), 3),
-        "shared_vs_windowed_flops_per_window": round(model_flops(long_model) / count / model_flops(model), 3),
-        "shared_vs_separate_windows_max_abs_difference": difference}}
+    return {
+        "separation_context": {
+            "windowed_seconds_per_minute": round(windowed, 3),
+            "shared_context_seconds_per_minute": round(shared, 3),
+            "shared_vs_windowed_cost": round(shared / windowed, 3),
+            "shared_vs_windowed_cost_4_minutes": round(shared_song / windowed_song, 3),
+            "windows_per_shared_pass": count,
+            "shared_vs_windowed_cost_per_window": round(per_pass / count / (per_window / 8), 3),
+            "shared_vs_windowed_flops_per_window": round(
+                model_flops(long_model) / count / model_flops(model), 3
+            ),
+            "shared_vs_separate_windows_max_abs_difference": difference,
+        }
+    }
 
 
 def _batch(config, batch=16, seed=0):
     """A random training batch ``(mix, targets)`` of ``config``'s shapes."""
     rng = np.random.default_rng(seed)
     mix = tf.constant(rng.uniform(-0.5, 0.5, (batch, config["num_frames"], 2)).astype(np.float32))
-    targets = {s: tf.constant(rng.uniform(-0.5, 0.5, mix.shape).astype(np.float32)) for s in config["source_names"]}
+    targets = {
+        s: tf.constant(rng.uniform(-0.5, 0.5, mix.shape).astype(np.float32)) for s in config["source_names"]
+    }
     return mix, targets
 
 
-def project_step(name, batch=16):
+def project_step(name, batch=16, jit_compile=False):
     """``(step, model)``: the project's compiled training step of a named config, as training runs it."""
-    config = dict(resolve_config(name), batch_size=batch)
+    config = dict(resolve_config(name), batch_size=batch, jit_compile=jit_compile)
     model, optimizer = model_and_optimizer(config)
     step = train_step_fn(model, optimizer, config, batch, tf.distribute.get_strategy())
     mix, targets = _batch(config, batch)
@@ -152,11 +198,20 @@ def bench_train_step(results):
         out[name], _ = timed(step, repeats=3)
         out[name] = round(out[name], 3)
         flops[name] = model_flops(model)
-    result = {"train_step_s": out, "train_step_ratio": {"J1/U1": round(out["J1"] / out["U1"], 3),
-                                                        "L/U1": round(out["L"] / out["U1"], 3)}}
+    result = {
+        "train_step_s": out,
+        "train_step_ratio": {
+            "J1/U1": round(out["J1"] / out["U1"], 3),
+            "L/U1": round(out["L"] / out["U1"], 3),
+        },
+    }
     if "matmul_gflops" in results:  # forward + backward of a fully trained model: 3x the forward FLOPs
         achieved = 3 * flops["U1"] * 16 / out["U1"] / 1e9
         result["train_step_U1_fraction_of_matmul"] = round(achieved / results["matmul_gflops"], 3)
+    result["train_step_xla_speedup"] = {}  # jit_compile=True against the default, timed in turns
+    for name in ("U1", "J1"):
+        plain, xla = timed_pair(project_step(name)[0], project_step(name, jit_compile=True)[0], repeats=3)
+        result["train_step_xla_speedup"][name] = round(plain / xla, 3)
     return result
 
 
@@ -175,12 +230,14 @@ def bench_plain_keras():
     mix = _minute()
     frames = config["num_frames"]
     starts = list(range(0, len(mix) - frames, frames)) + [len(mix) - frames]  # the original's windows: the
-    windows = np.stack([mix[start:start + frames] for start in starts])  # last ends at the end and wins
+    windows = np.stack([mix[start : start + frames] for start in starts])  # last ends at the end and wins
 
     def plain_separation():
         estimates = plain.predict(windows, batch_size=8, verbose=0)
-        return {n: np.clip(np.concatenate([e[:-1].reshape(-1, 2)[:starts[-1]], e[-1]]), -1, 1)
-                for n, e in estimates.items()}
+        return {
+            n: np.clip(np.concatenate([e[:-1].reshape(-1, 2)[: starts[-1]], e[-1]]), -1, 1)
+            for n, e in estimates.items()
+        }
 
     ours = separate_track(model, mix, RATE)
     theirs = plain_separation()
@@ -194,8 +251,11 @@ def bench_plain_keras():
         times[f"train_step_{name}"] = (step, lambda m=trainable: m.train_on_batch(mix_batch, targets))
     for case, (project, baseline) in times.items():
         ours_s, theirs_s = timed_pair(project, baseline)
-        out[case] = {"project_s": round(ours_s, 3), "plain_keras_s": round(theirs_s, 3),
-                     "project_speedup": round(theirs_s / ours_s, 3)}
+        out[case] = {
+            "project_s": round(ours_s, 3),
+            "plain_keras_s": round(theirs_s, 3),
+            "project_speedup": round(theirs_s / ours_s, 3),
+        }
     return {"plain_keras": out}
 
 
@@ -223,18 +283,30 @@ def bench_evaluate():
     from wavenet_j.evaluation import evaluate_track
 
     rate, rng = 44100, np.random.default_rng(0)
-    references = [lfilter([1.0], [1.0, -0.3 - 0.25 * j], rng.standard_normal((60 * rate, 2)), axis=0) for j in range(2)]
-    estimates = [ref + lfilter(0.2 * rng.standard_normal(8), [1.0], references[1 - j], axis=0)
-                 + 0.05 * rng.standard_normal(ref.shape) for j, ref in enumerate(references)]
+    references = [
+        lfilter([1.0], [1.0, -0.3 - 0.25 * j], rng.standard_normal((60 * rate, 2)), axis=0) for j in range(2)
+    ]
+    estimates = [
+        ref
+        + lfilter(0.2 * rng.standard_normal(8), [1.0], references[1 - j], axis=0)
+        + 0.05 * rng.standard_normal(ref.shape)
+        for j, ref in enumerate(references)
+    ]
     names = ["a", "b"]
-    ours_s, _ = timed(lambda: evaluate_track(dict(zip(names, references)), dict(zip(names, estimates)), rate), repeats=2)
+    ours_s, _ = timed(
+        lambda: evaluate_track(dict(zip(names, references)), dict(zip(names, estimates)), rate), repeats=2
+    )
     start = time.perf_counter()
     oracle = museval.evaluate(references, estimates, win=rate, hop=rate)
     museval_s = time.perf_counter() - start
     ours = evaluate_track(dict(zip(names, references)), dict(zip(names, estimates)), rate)
     difference = np.nanmax(np.abs(np.array([ours[n]["SDR"] for n in names]) - oracle[0]))
-    return {"evaluate_speedup_vs_museval": round(museval_s / ours_s, 1), "evaluate_seconds": round(ours_s, 3),
-            "museval_seconds": round(museval_s, 3), "evaluate_max_sdr_difference_db": float(difference)}
+    return {
+        "evaluate_speedup_vs_museval": round(museval_s / ours_s, 1),
+        "evaluate_seconds": round(ours_s, 3),
+        "museval_seconds": round(museval_s, 3),
+        "evaluate_max_sdr_difference_db": float(difference),
+    }
 
 
 _MEMORY = """
@@ -257,7 +329,7 @@ print(open("/proc/self/status").read())
 def _peak_rss_gb(status):
     """VmHWM, this process's own peak: a child's ru_maxrss starts at its parent's size at fork."""
     kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))
-    return round(int(kib) / 1024 ** 2, 2)
+    return round(int(kib) / 1024**2, 2)
 
 
 def bench_memory():
@@ -274,8 +346,12 @@ def bench_memory():
                 sound.write(rng.uniform(-0.5, 0.5, (60 * 44100, 2)).astype(np.float32))
         for mode in ("file", "track"):
             for name in ("U1", "M4"):
-                result = subprocess.run([sys.executable, "-c", _MEMORY, name, song, mode],
-                                        capture_output=True, text=True, check=True)
+                result = subprocess.run(
+                    [sys.executable, "-c", _MEMORY, name, song, mode],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 out[f"{name}_{mode}"] = _peak_rss_gb(result.stdout)
     return {"separation_10min_peak_rss_gb": out}
 
@@ -283,8 +359,13 @@ def bench_memory():
 def bench_plain_keras_avx2():
     """``plain_keras`` again in a child process whose oneDNN kernels may use AVX2 at most
     (``ONEDNN_MAX_CPU_ISA=AVX2``): the convolutions of a machine without AVX-512, on this one."""
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--json", "--only", "plain_keras"],
-                            env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2"), capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--json", "--only", "plain_keras"],
+        env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {"plain_keras_avx2": json.loads(result.stdout.strip().splitlines()[-1])["plain_keras"]}
 
 
@@ -306,19 +387,27 @@ def bench_startup():
 
     command = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
     out = {}
-    for name, argv in (("help_s", [command, "--help"]), ("import_s", [sys.executable, "-c", "import wavenet_j"])):
+    for name, argv in (
+        ("help_s", [command, "--help"]),
+        ("import_s", [sys.executable, "-c", "import wavenet_j"]),
+    ):
         out[name], _ = timed(lambda: subprocess.run(argv, capture_output=True, check=True), repeats=3)
         out[name] = round(out[name], 3)
     with tempfile.TemporaryDirectory() as workdir:
         model_path, song = os.path.join(workdir, "U1.keras"), os.path.join(workdir, "song.wav")
         build_separator(resolve_config("U1")).save(model_path)
-        soundfile.write(song, np.random.default_rng(0).uniform(-0.5, 0.5, (60 * 44100, 2)), 44100, subtype="PCM_16")
+        soundfile.write(
+            song, np.random.default_rng(0).uniform(-0.5, 0.5, (60 * 44100, 2)), 44100, subtype="PCM_16"
+        )
         first, total = [], []
         for run in range(2):
             folder = os.path.join(workdir, f"stems{run}")
             start = time.perf_counter()
-            process = subprocess.Popen([command, "separate", song, "--model", model_path, "-o", folder],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [command, "separate", song, "--model", model_path, "-o", folder],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             first.append(_first_written(folder, process))
             process.wait()
             total.append(time.perf_counter() - start)

@@ -4,6 +4,7 @@ Conv1D with LeakyReLU 0.2, TF1's linear x2 upsampling as a ``Lambda`` of ``keras
 skips, a tanh accompaniment output and the vocals as the difference. Layers carry the project's
 names, so the project's weights copy over by name and the two models can be checked to agree.
 """
+
 import keras
 from keras import ops
 
@@ -28,7 +29,9 @@ def plain_u1(frames=16384, channels=2, levels=10, filters=24, width=15, merge_wi
     for level in reversed(range(levels)):
         x = keras.layers.Lambda(_linear_upsample)(x)
         x = keras.layers.Concatenate()([skips[level], x])
-        x = keras.layers.Conv1D(filters * (level + 1), merge_width, padding="same", name=f"decoder_conv{level}")(x)
+        x = keras.layers.Conv1D(
+            filters * (level + 1), merge_width, padding="same", name=f"decoder_conv{level}"
+        )(x)
         x = keras.layers.LeakyReLU(0.2)(x)
     x = keras.layers.Concatenate()([mix, x])
     accompaniment = keras.layers.Conv1D(channels, 1, activation="tanh", name="output_accompaniment")(x)
@@ -45,10 +48,14 @@ def copy_weights(source, plain):
 
 
 def compiled(plain, frozen_encoder=False):
-    """Compiled for ``train_on_batch``: Adam, MSE per source averaged over the sources (the project's loss)."""
+    """Compiled for ``train_on_batch``: Adam, the MSE of each source averaged over sources (the project's
+    loss)."""
     for layer in plain.layers:
         if layer.name.startswith("encoder_"):
             layer.trainable = not frozen_encoder
-    plain.compile(optimizer=keras.optimizers.Adam(1e-4), loss={"accompaniment": "mse", "vocals": "mse"},
-                  loss_weights={"accompaniment": 0.5, "vocals": 0.5})
+    plain.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss={"accompaniment": "mse", "vocals": "mse"},
+        loss_weights={"accompaniment": 0.5, "vocals": 0.5},
+    )
     return plain

@@ -14,6 +14,7 @@ sample difference, and each grid's SDR against the true sources (median and mean
     python benchmarks/window_grids.py [--out /tmp/window-grids] [--config M4 tiny] \\
         [--set epoch_it=80 max_epochs=2]
 """
+
 import argparse
 import ast
 import os
@@ -26,7 +27,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from wavenet_j.configs import resolve_config  # noqa: E402
-from wavenet_j.data.pipeline import get_dataset  # noqa: E402
+from wavenet_j.data.pipeline import ensure_toy_corpus, get_dataset  # noqa: E402
 from wavenet_j.data.tracks import musdb_tracks, read_musdb_track  # noqa: E402
 from wavenet_j.evaluation.bss import evaluate_track  # noqa: E402
 from wavenet_j.evaluation.musdb import references  # noqa: E402
@@ -57,21 +58,38 @@ def compare(model, config, root):
         for source in sources:
             original = estimates["original"][source].astype(np.float64)
             difference = original - estimates["shared"][source]
-            power[source] += np.sum(original ** 2)
-            error[source] += np.sum(difference ** 2)
+            power[source] += np.sum(original**2)
+            error[source] += np.sum(difference**2)
             peak[source] = max(peak[source], float(np.max(np.abs(difference))))
     sdr = {grid: summarize(scores[grid]) for grid in GRIDS}
-    return {source: (10 * np.log10(power[source] / error[source]), peak[source],
-                     {grid: sdr[grid][source] for grid in GRIDS}) for source in sources}
+    return {
+        source: (
+            10 * np.log10(power[source] / error[source]),
+            peak[source],
+            {grid: sdr[grid][source] for grid in GRIDS},
+        )
+        for source in sources
+    }
 
 
 def table(rows):
-    lines = ["| source | SNR shared vs original (dB) | max abs difference | SDR median original / shared / "
-             "difference (dB) | SDR mean original / shared / difference (dB) |", "|---|---|---|---|---|"]
+    lines = [
+        "| source | SNR shared vs original (dB) | max abs difference | SDR median original / shared / "
+        "difference (dB) | SDR mean original / shared / difference (dB) |",
+        "|---|---|---|---|---|",
+    ]
     for source, (snr, peak, sdr) in rows.items():
-        cells = [" / ".join(f"{value:.3f}" for value in (sdr["original"][statistic], sdr["shared"][statistic],
-                                                          sdr["shared"][statistic] - sdr["original"][statistic]))
-                 for statistic in ("Med.", "Mean")]
+        cells = [
+            " / ".join(
+                f"{value:.3f}"
+                for value in (
+                    sdr["original"][statistic],
+                    sdr["shared"][statistic],
+                    sdr["shared"][statistic] - sdr["original"][statistic],
+                )
+            )
+            for statistic in ("Med.", "Mean")
+        ]
         lines.append(f"| {source} | {snr:.1f} | {peak:.2e} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -80,26 +98,42 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="/tmp/window-grids", help="checkpoints, logs and the toy corpus")
     parser.add_argument("--config", nargs="+", default=["M4", "tiny"], help="named configs, applied in order")
-    parser.add_argument("--set", nargs="*", default=["epoch_it=80", "max_epochs=2"], metavar="KEY=VALUE",
-                        help="config overrides (Python literals)")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=["epoch_it=80", "max_epochs=2"],
+        metavar="KEY=VALUE",
+        help="config overrides (Python literals)",
+    )
     args = parser.parse_args()
     overrides = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
-    config = dict(resolve_config(args.config), **overrides, model_base_dir=os.path.join(args.out, "checkpoints"),
-                  log_dir=os.path.join(args.out, "logs"), data_path=os.path.join(args.out, "data"))
+    config = dict(
+        resolve_config(args.config),
+        **overrides,
+        model_base_dir=os.path.join(args.out, "checkpoints"),
+        log_dir=os.path.join(args.out, "logs"),
+        data_path=os.path.join(args.out, "data"),
+    )
     if not config["context"]:
         parser.error(f"{args.config} is not a context model (M3-M6)")
 
+    ensure_toy_corpus(config)
     trainer = Trainer(config, "_".join(args.config + args.set))
-    initial, _ = trainer.validate(get_dataset(trainer.config, "valid"))  # the seeded init: fit() restores later
+    initial, _ = trainer.validate(
+        get_dataset(trainer.config, "valid")
+    )  # the seeded init: fit() restores later
     started = time.time()
     result = trainer.fit()
     trained = time.time() - started
     model, model_config = load_separator(result["best_model"])
     started = time.time()
     rows = compare(model, model_config, trainer.config["musdb_path"])
-    print(f"\n{' + '.join(args.config)} {' '.join(args.set)}: {result['steps']} steps, training {trained:.0f} s "
-          f"(this run), validation loss {initial:.6f} at init, best {result['best_validation_loss']:.6f}; "
-          f"separation and scoring {time.time() - started:.0f} s\n")
+    print(
+        f"\n{' + '.join(args.config)} {' '.join(args.set)}: {result['steps']} steps, "
+        f"training {trained:.0f} s "
+        f"(this run), validation loss {initial:.6f} at init, best {result['best_validation_loss']:.6f}; "
+        f"separation and scoring {time.time() - started:.0f} s\n"
+    )
     print(table(rows))
 
 

@@ -1,9 +1,11 @@
-"""Score a model on MUSDB: ``python experiments/evaluate.py with cfg.M4 model_path=... [shard=0/2 workers=2]``.
+"""Score a model on MUSDB:
+``python experiments/evaluate.py with cfg.M4 model_path=... [shard=0/2 workers=2]``.
 
 The MUSDB root is ``cfg.model_config.musdb_path``. Per-track museval JSON and the paper's
 statistics (``statistics.csv``, ``statistics.md``) go to ``output``; re-running resumes, and an
 ``output`` that holds the scores of another model or other options is refused.
 """
+
 import os
 import sys
 
@@ -40,8 +42,15 @@ def main(cfg, model_path, output, subset, stages, windows, shard, workers):
     index, count = (int(part) for part in str(shard).split("/"))
     model_config = cfg["model_config"]
     ensure_toy_corpus(model_config)
-    column = evaluate_model(model_path, output, corpus_root(model_config), model_config=model_config,
-                            subset=subset, separation={"stages": stages, "windows": windows},
-                            shard=(index, count), workers=workers)
+    column = evaluate_model(
+        model_path,
+        output,
+        corpus_root(model_config),
+        model_config=model_config,
+        subset=subset,
+        separation={"stages": stages, "windows": windows},
+        shard=(index, count),
+        workers=workers,
+    )
     print(markdown_table(column))
     return column

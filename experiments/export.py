@@ -1,8 +1,10 @@
-"""Export a model as a SavedModel or TFLite: ``python experiments/export.py with cfg.M5 model_path=... output=...``.
+"""Export a model as a SavedModel or TFLite:
+``python experiments/export.py with cfg.M5 model_path=... output=...``.
 
 ``model_path`` is a ``.keras`` file, or an original Wave-U-Net TF1 checkpoint prefix, which is
 imported with the selected config first.
 """
+
 import os
 import sys
 

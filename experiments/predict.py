@@ -1,9 +1,11 @@
 """Separate one song, as the original's Predict.py:
-``python experiments/predict.py with cfg.full_44KHz model_path=checkpoints/full_44KHz/full_44KHz-236118 input_path=song.mp3``.
+``python experiments/predict.py with cfg.full_44KHz model_path=CHECKPOINT input_path=song.mp3``
+(``CHECKPOINT``: e.g. ``checkpoints/full_44KHz/full_44KHz-236118``, a TF1 checkpoint prefix).
 
 ``model_path`` is a ``.keras`` model or an original Wave-U-Net TF1 checkpoint prefix (imported on
 the fly with the selected config). Stems go to ``output/<song name>/<source>.wav``.
 """
+
 import os
 import sys
 
@@ -35,7 +37,12 @@ def main(cfg, model_path, input_path, output, stages, windows):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
     model, _ = load_separator(model_path, cfg["model_config"])
-    stems = separate_file(model, input_path, output or os.path.dirname(os.path.abspath(input_path)),
-                          stages=stages, windows=windows)
+    stems = separate_file(
+        model,
+        input_path,
+        output or os.path.dirname(os.path.abspath(input_path)),
+        stages=stages,
+        windows=windows,
+    )
     print("stems: " + ", ".join(stems.values()))
     return stems

@@ -6,6 +6,7 @@ figures, correlations and Tables 1-3 (the paper's numbers beside ours) to ``outp
 its own named config plus whatever ``cfg`` changes from the base: named configs such as
 ``cfg.tiny`` and ``cfg.model_config.KEY=VALUE``, as ``wavenet-j study --set KEY=VALUE`` does.
 """
+
 import os
 import sys
 
@@ -32,7 +33,10 @@ def config():
 
 @ex.automain
 def main(cfg, output, tables, windows):
-    overrides = {key: value for key, value in cfg["model_config"].items()
-                 if key in BASE_CONFIG and value != BASE_CONFIG[key]}
+    overrides = {
+        key: value
+        for key, value in cfg["model_config"].items()
+        if key in BASE_CONFIG and value != BASE_CONFIG[key]
+    }
     report = run_study(output, base=[], overrides=overrides, tables=tables, windows=windows)
     return report["correlation"]

@@ -5,6 +5,7 @@ the default ``experiment_id`` names the named configs given (``J1+tiny``; ``U1``
 finished run is not trained again. Sacred records the config, the seed, the validation split and
 the result under the run's folder.
 """
+
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from Config import cfg  # noqa: E402
 from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
 
 import_tensorflow_quietly()
+from wavenet_j.data.pipeline import ensure_toy_corpus  # noqa: E402
 from wavenet_j.training import Trainer, run_paths  # noqa: E402
 
 ex = Experiment("train", ingredients=[cfg])
@@ -40,6 +42,7 @@ def add_observer(config, command_name, logger):
 
 @ex.automain
 def main(cfg, _run):
+    ensure_toy_corpus(cfg["model_config"])
     trainer = Trainer(cfg["model_config"], cfg["experiment_id"])
     result = trainer.fit()
     _run.add_artifact(os.path.join(trainer.run_dir, "split.json"))

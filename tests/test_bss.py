@@ -1,4 +1,5 @@
 """evaluate_track against museval.evaluate, the oracle: generated signals always, real music when present."""
+
 import os
 
 import museval
@@ -15,8 +16,9 @@ MUSDB_EXCERPTS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "
 
 def museval_scores(references, estimates, rate):
     names = list(references)
-    scores = museval.evaluate([references[n] for n in names], [estimates[n] for n in names],
-                              win=rate, hop=rate)
+    scores = museval.evaluate(
+        [references[n] for n in names], [estimates[n] for n in names], win=rate, hop=rate
+    )
     return {name: {metric: scores[m][j] for m, metric in enumerate(METRICS)} for j, name in enumerate(names)}
 
 
@@ -39,24 +41,33 @@ def generated_track(seconds, rate, nsrc, nchan, seed=0):
     rng = np.random.default_rng(seed)
     length = int(seconds * rate)
     noise = rng.standard_normal((nsrc, length, nchan))
-    references = {f"source{j}": lfilter([1.0], [1.0, -0.3 - 0.5 * j / nsrc], noise[j], axis=0) for j in range(nsrc)}
+    references = {
+        f"source{j}": lfilter([1.0], [1.0, -0.3 - 0.5 * j / nsrc], noise[j], axis=0) for j in range(nsrc)
+    }
     estimates = {}
     for name, reference in references.items():
-        leakage = sum(lfilter(0.2 * rng.standard_normal(8), [1.0], other, axis=0)
-                      for other_name, other in references.items() if other_name != name)
+        leakage = sum(
+            lfilter(0.2 * rng.standard_normal(8), [1.0], other, axis=0)
+            for other_name, other in references.items()
+            if other_name != name
+        )
         estimates[name] = reference + leakage + 0.05 * rng.standard_normal((length, nchan))
     return references, estimates
 
 
-@pytest.mark.parametrize("seconds, rate, nsrc, nchan", [
-    (10.5, 44100, 2, 2),  # not a whole number of seconds: the partial last window is dropped
-    (8.0, 22050, 4, 2),
-    (9.3, 22050, 3, 1),  # mono
-])
+@pytest.mark.parametrize(
+    "seconds, rate, nsrc, nchan",
+    [
+        (10.5, 44100, 2, 2),  # not a whole number of seconds: the partial last window is dropped
+        (8.0, 22050, 4, 2),
+        (9.3, 22050, 3, 1),  # mono
+    ],
+)
+@pytest.mark.slow
 def test_matches_museval_on_generated_signals(seconds, rate, nsrc, nchan):
     references, estimates = generated_track(seconds, rate, nsrc, nchan)
-    references["source0"][2 * rate:4 * rate] = 0  # a silent reference: NaN windows for every source
-    estimates["source1"][5 * rate:6 * rate + 100] = 0  # a silent estimate: one more
+    references["source0"][2 * rate : 4 * rate] = 0  # a silent reference: NaN windows for every source
+    estimates["source1"][5 * rate : 6 * rate + 100] = 0  # a silent estimate: one more
     ours = assert_matches_museval(references, estimates, rate)
     assert len(ours["source1"]["SDR"]) == int(seconds)
     assert [t for t, v in enumerate(ours["source1"]["SIR"]) if np.isnan(v)] == [2, 3, 5]
@@ -80,15 +91,24 @@ def test_matches_museval_on_real_music():
     assert_matches_museval(references, estimates, rate)
 
 
-@pytest.mark.parametrize("references, estimates, message", [
-    ({"vocals": np.ones((100, 2))}, {"drums": np.ones((100, 2))}, "'drums'"),
-    ({"vocals": np.ones((100, 2))}, {"vocals": np.ones((90, 2))}, "'vocals'.*\\(100, 2\\).*\\(90, 2\\)"),
-    ({"vocals": np.ones(100)}, {"vocals": np.ones(100)}, "'vocals'.*\\(100,\\)"),
-    ({"vocals": np.ones((100, 2)), "bass": np.ones((100, 1))},
-     {"vocals": np.ones((100, 2)), "bass": np.ones((100, 1))}, "'bass'.*\\(100, 1\\)"),
-    ({"vocals": np.ones((100, 2)), "bass": np.zeros((100, 2))},
-     {"vocals": np.ones((100, 2)), "bass": np.ones((100, 2))}, "'bass'.*silent"),
-])
+@pytest.mark.parametrize(
+    "references, estimates, message",
+    [
+        ({"vocals": np.ones((100, 2))}, {"drums": np.ones((100, 2))}, "'drums'"),
+        ({"vocals": np.ones((100, 2))}, {"vocals": np.ones((90, 2))}, "'vocals'.*\\(100, 2\\).*\\(90, 2\\)"),
+        ({"vocals": np.ones(100)}, {"vocals": np.ones(100)}, "'vocals'.*\\(100,\\)"),
+        (
+            {"vocals": np.ones((100, 2)), "bass": np.ones((100, 1))},
+            {"vocals": np.ones((100, 2)), "bass": np.ones((100, 1))},
+            "'bass'.*\\(100, 1\\)",
+        ),
+        (
+            {"vocals": np.ones((100, 2)), "bass": np.zeros((100, 2))},
+            {"vocals": np.ones((100, 2)), "bass": np.ones((100, 2))},
+            "'bass'.*silent",
+        ),
+    ],
+)
 def test_bad_input_raises_naming_the_source(references, estimates, message):
     with pytest.raises(ValueError, match=message):
         evaluate_track(references, estimates, 44100)

@@ -1,4 +1,5 @@
 """The ``wavenet-j`` command, run as a user runs it."""
+
 import os
 import re
 import subprocess
@@ -9,6 +10,8 @@ import pytest
 
 from wavenet_j.configs import resolve_config
 from wavenet_j.models.summary import describe
+
+pytestmark = pytest.mark.slow  # trains, runs studies or starts processes
 
 CLI = [os.path.join(os.path.dirname(sys.executable), "wavenet-j")]
 
@@ -21,12 +24,22 @@ def test_models_prints_a_row_per_model_with_the_described_numbers():
     result = run("models", "U1+tiny", "J1+tiny", "M4")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[0].split() == ["model", "params", "trainable", "frozen", "input", "output", "receptive", "field"]
+    assert lines[0].split() == [
+        "model",
+        "params",
+        "trainable",
+        "frozen",
+        "input",
+        "output",
+        "receptive",
+        "field",
+    ]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:]}
     assert set(rows) == {"U1+tiny", "J1+tiny", "M4"}
     j1 = describe(resolve_config(["J1", "tiny"]))
     expected = [f"{j1[k]:,}" for k in ("params", "trainable", "frozen")] + [
-        str(j1[k]) for k in ("input_frames", "output_frames", "receptive_field")]
+        str(j1[k]) for k in ("input_frames", "output_frames", "receptive_field")
+    ]
     assert rows["J1+tiny"] == expected
     assert rows["U1+tiny"][2] == "0" and rows["U1+tiny"][0] == rows["J1+tiny"][0]
     assert rows["M4"][3:5] == ["147443", "16389"]
@@ -47,7 +60,9 @@ def test_separate_an_mp3_into_stems(tmp_path):
     build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model)
     wav, mp3 = tmp_path / "song.wav", tmp_path / "My Song.mp3"
     t = np.arange(3 * 44100) / 44100
-    soundfile.write(wav, 0.3 * np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1), 44100)
+    soundfile.write(
+        wav, 0.3 * np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1), 44100
+    )
     subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(wav), str(mp3)], check=True, timeout=120)
     result = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -55,7 +70,17 @@ def test_separate_an_mp3_into_stems(tmp_path):
     for source in ("accompaniment", "vocals"):
         stem, stem_rate = soundfile.read(tmp_path / "out" / "My Song" / f"{source}.wav")
         assert stem_rate == rate and stem.shape == mix.shape
-    fast = run("separate", str(mp3), "--model", str(model), "-o", str(tmp_path / "bf16"), "--bf16", "--windows", "original")
+    fast = run(
+        "separate",
+        str(mp3),
+        "--model",
+        str(model),
+        "-o",
+        str(tmp_path / "bf16"),
+        "--bf16",
+        "--windows",
+        "original",
+    )
     assert fast.returncode == 0, fast.stderr[-2000:]
     exact, rounded = (soundfile.read(tmp_path / out / "My Song" / "vocals.wav")[0] for out in ("out", "bf16"))
     assert 0 < np.abs(exact - rounded).max() < 0.05
@@ -72,7 +97,9 @@ def test_evaluate_scores_on_the_original_windows_unless_told_otherwise(tmp_path)
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
     model = tmp_path / "context.keras"
-    build_separator(dict(resolve_config(["U1", "tiny"]), context=True, num_layers=4, num_frames=1024)).save(model)
+    build_separator(dict(resolve_config(["U1", "tiny"]), context=True, num_layers=4, num_frames=1024)).save(
+        model
+    )
     sdr = {}
     for grid in ("default", "original", "shared"):
         out = tmp_path / grid
@@ -84,7 +111,9 @@ def test_evaluate_scores_on_the_original_windows_unless_told_otherwise(tmp_path)
         sdr[grid] = np.array([frame["metrics"]["SDR"] for frame in frames])
     np.testing.assert_array_equal(sdr["default"], sdr["original"])
     # the same model on two window grids: close, not identical
-    assert not np.array_equal(sdr["original"], sdr["shared"]) and np.allclose(sdr["original"], sdr["shared"], atol=1.0)
+    assert not np.array_equal(sdr["original"], sdr["shared"]) and np.allclose(
+        sdr["original"], sdr["shared"], atol=1.0
+    )
 
 
 def test_evaluate_keeps_estimates_that_museval_scores_to_the_same_numbers(tmp_path):
@@ -99,26 +128,45 @@ def test_evaluate_keeps_estimates_that_museval_scores_to_the_same_numbers(tmp_pa
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
     build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(tmp_path / "u1.keras")
-    result = run("evaluate", "--musdb", str(root), "--model", str(tmp_path / "u1.keras"), "-o", str(tmp_path / "results"),
-                 "--estimates", str(tmp_path / "estimates"))
+    result = run(
+        "evaluate",
+        "--musdb",
+        str(root),
+        "--model",
+        str(tmp_path / "u1.keras"),
+        "-o",
+        str(tmp_path / "results"),
+        "--estimates",
+        str(tmp_path / "estimates"),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "results" / "sdr_violins.png").exists() and (tmp_path / "results" / "sdr_violins.svg").exists()
+    assert (tmp_path / "results" / "sdr_violins.png").exists() and (
+        tmp_path / "results" / "sdr_violins.svg"
+    ).exists()
     (track,) = (tmp_path / "estimates" / "u1" / "test").iterdir()
     mix = soundfile.info(tmp_path / "toy" / "test" / track.name / "mixture.wav")
     for source in ("accompaniment", "vocals"):
         stem = soundfile.info(track / f"{source}.wav")
         assert (stem.samplerate, stem.frames, stem.channels) == (mix.samplerate, mix.frames, mix.channels)
-    museval.eval_mus_dir(musdb.DB(root=str(root), is_wav=True, subsets="test"), str(tmp_path / "estimates" / "u1"),
-                         output_dir=str(tmp_path / "museval"))
+    museval.eval_mus_dir(
+        musdb.DB(root=str(root), is_wav=True, subsets="test"),
+        str(tmp_path / "estimates" / "u1"),
+        output_dir=str(tmp_path / "museval"),
+    )
 
     def sdr(path):
         targets = json.loads(path.read_text())["targets"]
-        return {t["name"]: np.array([frame["metrics"]["SDR"] for frame in t["frames"]], dtype=float) for t in targets}
+        return {
+            t["name"]: np.array([frame["metrics"]["SDR"] for frame in t["frames"]], dtype=float)
+            for t in targets
+        }
 
     # SDR only: ISR, SIR and SAR rest on filters fitted to the toy's synthetic stems, whose Gram matrix is
     # singular to rounding (bss.py), so they move with the last bit of a reference; SDR uses no filter.
-    ours, theirs = (sdr(folder / "test" / f"{track.name}.json") for folder in (tmp_path / "results" / "u1",
-                                                                                tmp_path / "museval"))
+    ours, theirs = (
+        sdr(folder / "test" / f"{track.name}.json")
+        for folder in (tmp_path / "results" / "u1", tmp_path / "museval")
+    )
     assert set(ours) == set(theirs) == {"accompaniment", "vocals"}
     for source in ours:
         np.testing.assert_allclose(ours[source], theirs[source], atol=0.01)
@@ -135,38 +183,76 @@ def error_line(argv, tmp_path, monkeypatch):
     return exit_.value.code
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["evaluate", "--musdb", "x", "--model", "a.keras", "--shard", "1"],
-     "wavenet-j evaluate: argument --shard: '1' must be i/n with 0 <= i < n"),
-    (["search", "J1"], "wavenet-j search: candidates must be U models"),
-    (["separate", "song.mp3", "--model", "m.keras", "--stages", "0"],
-     "wavenet-j separate: argument --stages: '0' must be a whole number >= 1"),
-    (["separate", "song.mp3", "--original-ckpt", "ckpt"], "wavenet-j separate: --original-ckpt needs --config"),
-    (["separate", "song.mp3"], "wavenet-j separate: one of the arguments --model --original-ckpt is required"),
-    (["separate", "song.mp3", "--model", "m.keras", "--original-ckpt", "ckpt"],
-     "wavenet-j separate: argument --original-ckpt: not allowed with argument --model"),
-    (["evaluate", "--musdb", "x"], "wavenet-j evaluate: give --model"),
-    (["train", "J9"], "wavenet-j train: unknown named config 'J9'"),
-    (["train", "J1", "--set", "musdb_pth=/data"], "wavenet-j train: unknown model_config key(s) ['musdb_pth']"),
-    (["evaluate", "--musdb", "nowhere", "--model", "m.keras"], "wavenet-j evaluate: MUSDB root 'nowhere' does not exist"),
-    (["train", "J1", "--set", "epoch_it"], "wavenet-j train: override 'epoch_it' must be written key=value"),
-    (["export", "missing.keras", "-o", "out"], "wavenet-j export: no model at 'missing.keras'"),
-    (["study", "--with", "", "--pairs", "U1/J1", "--no-tables", "-o", "study"],
-     "wavenet-j study: U1: model_config['musdb_path'] is not set"),
-    (["study", "--set", "musdb_path=/nowhere", "--pairs", "U1/J1", "-o", "study"],
-     "wavenet-j study: U1: MUSDB root '/nowhere' does not exist"),
-    (["study", "--set", "epoch_itt=5", "-o", "study"], "wavenet-j study: U1: unknown model_config key(s) ['epoch_itt']"),
-    (["study", "--pairs", "U1/J9", "-o", "study"], "wavenet-j study: J9: unknown named config 'J9'"),
-    (["search", "U1", "--with", "", "-o", "search"],
-     "wavenet-j search: U1: model_config['musdb_path'] is not set"),
-    (["search", "UNOPE", "-o", "search"], "wavenet-j search: UNOPE: unknown named config 'UNOPE'"),
-    (["plot", "results"], "wavenet-j plot: no museval scores (test/*.json) in 'results' or its subfolders"),
-    (["plot"], "wavenet-j plot: give result folders and/or --spectrogram"),
-    (["plot", "--spectrogram", "mix.wav"], "wavenet-j plot: no audio file at 'mix.wav'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["evaluate", "--musdb", "x", "--model", "a.keras", "--shard", "1"],
+            "wavenet-j evaluate: argument --shard: '1' must be i/n with 0 <= i < n",
+        ),
+        (["search", "J1"], "wavenet-j search: candidates must be U models"),
+        (
+            ["separate", "song.mp3", "--model", "m.keras", "--stages", "0"],
+            "wavenet-j separate: argument --stages: '0' must be a whole number >= 1",
+        ),
+        (
+            ["separate", "song.mp3", "--original-ckpt", "ckpt"],
+            "wavenet-j separate: --original-ckpt needs --config",
+        ),
+        (
+            ["separate", "song.mp3"],
+            "wavenet-j separate: one of the arguments --model --original-ckpt is required",
+        ),
+        (
+            ["separate", "song.mp3", "--model", "m.keras", "--original-ckpt", "ckpt"],
+            "wavenet-j separate: argument --original-ckpt: not allowed with argument --model",
+        ),
+        (["evaluate", "--musdb", "x"], "wavenet-j evaluate: give --model"),
+        (["train", "J9"], "wavenet-j train: unknown named config 'J9'"),
+        (
+            ["train", "J1", "--set", "musdb_pth=/data"],
+            "wavenet-j train: unknown model_config key(s) ['musdb_pth']",
+        ),
+        (
+            ["evaluate", "--musdb", "nowhere", "--model", "m.keras"],
+            "wavenet-j evaluate: MUSDB root 'nowhere' does not exist",
+        ),
+        (
+            ["train", "J1", "--set", "epoch_it"],
+            "wavenet-j train: override 'epoch_it' must be written key=value",
+        ),
+        (["export", "missing.keras", "-o", "out"], "wavenet-j export: no model at 'missing.keras'"),
+        (
+            ["study", "--with", "", "--pairs", "U1/J1", "--no-tables", "-o", "study"],
+            "wavenet-j study: U1: model_config['musdb_path'] is not set",
+        ),
+        (
+            ["study", "--set", "musdb_path=/nowhere", "--pairs", "U1/J1", "-o", "study"],
+            "wavenet-j study: U1: MUSDB root '/nowhere' does not exist",
+        ),
+        (
+            ["study", "--set", "epoch_itt=5", "-o", "study"],
+            "wavenet-j study: U1: unknown model_config key(s) ['epoch_itt']",
+        ),
+        (["study", "--pairs", "U1/J9", "-o", "study"], "wavenet-j study: J9: unknown named config 'J9'"),
+        (
+            ["search", "U1", "--with", "", "-o", "search"],
+            "wavenet-j search: U1: model_config['musdb_path'] is not set",
+        ),
+        (["search", "UNOPE", "-o", "search"], "wavenet-j search: UNOPE: unknown named config 'UNOPE'"),
+        (
+            ["plot", "results"],
+            "wavenet-j plot: no museval scores (test/*.json) in 'results' or its subfolders",
+        ),
+        (["plot"], "wavenet-j plot: give result folders and/or --spectrogram"),
+        (["plot", "--spectrogram", "mix.wav"], "wavenet-j plot: no audio file at 'mix.wav'"),
+    ],
+)
 def test_user_errors_end_in_one_line_naming_the_command(argv, message, tmp_path, monkeypatch):
     assert error_line(argv, tmp_path, monkeypatch).startswith(message)
-    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()  # failed before any work
+    assert (
+        not (tmp_path / "checkpoints").exists() and not (tmp_path / "logs").exists()
+    )  # failed before any work
 
 
 def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch, capsys):
@@ -178,8 +264,19 @@ def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch
     root = make_toy_corpus(tmp_path / "somewhere" / "my musdb", train=3, test=1, seconds=3.0)
     monkeypatch.chdir(tmp_path)
     small = ["num_initial_filters=2", "num_frames=1024", "batch_size=2", "epoch_it=2", "max_epochs=1"]
-    argv = ["study", "--with", "tiny", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small),
-            "--pairs", "U1/J1", "--no-tables", "-o", "study"]
+    argv = [
+        "study",
+        "--with",
+        "tiny",
+        "--set",
+        f"musdb_path={root}",
+        *(f"--set={s}" for s in small),
+        "--pairs",
+        "U1/J1",
+        "--no-tables",
+        "-o",
+        "study",
+    ]
     main(argv + ["--plan"])
     plan = capsys.readouterr().out
     assert re.search(r"\| U1 \| train, then evaluate \| [\d.]+ \(2\) \| 6 \| \d+ s \|", plan), plan
@@ -187,20 +284,43 @@ def test_study_through_the_command_on_a_corpus_at_any_path(tmp_path, monkeypatch
     main(argv)
     main(argv + ["--plan"])
     assert "| J1 | reuse its scores |" in capsys.readouterr().out
-    main(["search", "U1", "U5", "--plan", "--top-k", "1", "--set", f"musdb_path={root}", *(f"--set={s}" for s in small)])
+    main(
+        [
+            "search",
+            "U1",
+            "U5",
+            "--plan",
+            "--top-k",
+            "1",
+            "--set",
+            f"musdb_path={root}",
+            *(f"--set={s}" for s in small),
+        ]
+    )
     plan = capsys.readouterr().out
-    assert [line.split("|")[1].strip() for line in plan.splitlines() if line.startswith("| ") and "|---" not in line][1:] \
-        == ["J1", "J5", "U1", "U5"] and "top 1" in plan and not (tmp_path / "search").exists()
+    assert (
+        [
+            line.split("|")[1].strip()
+            for line in plan.splitlines()
+            if line.startswith("| ") and "|---" not in line
+        ][1:]
+        == ["J1", "J5", "U1", "U5"]
+        and "top 1" in plan
+        and not (tmp_path / "search").exists()
+    )
     study = tmp_path / "study"
     assert {"fig2_vocals.png", "fig3_accompaniment.svg", "report.md", "report.json", "study.json"} <= {
-        p.name for p in study.iterdir()}
+        p.name for p in study.iterdir()
+    }
     manifest = json.loads((study / "study.json").read_text())
     assert manifest["overrides"]["musdb_path"] == str(root) and not manifest["gaps"]
     assert set(manifest["models"]) == {"U1", "J1"}
     assert (tmp_path / "checkpoints" / "study-J1" / "best.keras").exists()
 
 
-def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_finished_ones(tmp_path, monkeypatch):
+def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_finished_ones(
+    tmp_path, monkeypatch
+):
     import soundfile
 
     from wavenet_j.cli import main
@@ -211,18 +331,45 @@ def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         soundfile.write(tmp_path / folder / "mixture.wav", np.zeros((3000, 2), np.float32), 22050)
-    message = error_line(["separate", "a/mixture.wav", "b/mixture.wav", "--model", "m.keras"], tmp_path, monkeypatch)
+    message = error_line(
+        ["separate", "a/mixture.wav", "b/mixture.wav", "--model", "m.keras"], tmp_path, monkeypatch
+    )
     assert "'a/mixture.wav' and 'b/mixture.wav' would both write 'separated/mixture/" in message
     assert not (tmp_path / "separated").exists()  # refused before separating anything
     (tmp_path / "broken.mp3").write_text("not audio")
-    message = error_line(["separate", "broken.mp3", "a/mixture.wav", "b/mixture.wav", "--model", "m.keras",
-                          "--filename", "{parent}-{track}/{source}.{ext}"], tmp_path, monkeypatch)
+    message = error_line(
+        [
+            "separate",
+            "broken.mp3",
+            "a/mixture.wav",
+            "b/mixture.wav",
+            "--model",
+            "m.keras",
+            "--filename",
+            "{parent}-{track}/{source}.{ext}",
+        ],
+        tmp_path,
+        monkeypatch,
+    )
     assert message == "wavenet-j separate: 1 of 3 songs failed: 'broken.mp3'"
-    written = sorted(str(p.relative_to(tmp_path / "separated")) for p in (tmp_path / "separated").rglob("*.wav"))
-    assert written == ["a-mixture/accompaniment.wav", "a-mixture/vocals.wav", "b-mixture/accompaniment.wav",
-                       "b-mixture/vocals.wav"]
+    written = sorted(
+        str(p.relative_to(tmp_path / "separated")) for p in (tmp_path / "separated").rglob("*.wav")
+    )
+    assert written == [
+        "a-mixture/accompaniment.wav",
+        "a-mixture/vocals.wav",
+        "b-mixture/accompaniment.wav",
+        "b-mixture/vocals.wav",
+    ]
     stamp = (tmp_path / "separated" / "a-mixture" / "vocals.wav").stat().st_mtime_ns
-    again = ["separate", "a/mixture.wav", "--model", "m.keras", "--filename", "{parent}-{track}/{source}.{ext}"]
+    again = [
+        "separate",
+        "a/mixture.wav",
+        "--model",
+        "m.keras",
+        "--filename",
+        "{parent}-{track}/{source}.{ext}",
+    ]
     main(again)
     assert (tmp_path / "separated" / "a-mixture" / "vocals.wav").stat().st_mtime_ns == stamp  # skipped
     main(again + ["--overwrite", "--encoding", "int24"])
@@ -230,7 +377,15 @@ def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_
 
 
 def test_help_answers_without_tensorflow():
-    result = subprocess.run([sys.executable, "-c", "import sys\nfrom wavenet_j.cli import main\ntry:\n    main(['--help'])\n"
-                             "except SystemExit:\n    pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys\nfrom wavenet_j.cli import main\ntry:\n    main(['--help'])\n"
+            "except SystemExit:\n    pass\nprint('tensorflow' in sys.modules, 'keras' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.stdout.strip().endswith("False False") and "separate" in result.stdout

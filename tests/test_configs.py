@@ -1,14 +1,49 @@
 """Named configs, their resolution with and without Sacred, and get_padding."""
+
 import pytest
 
 from wavenet_j.configs import (
-    BASE_CONFIG, MODEL_NAMES, NAMED_CONFIGS, ORIGINAL_NAMES, ORIGINAL_SCHEDULE, ConfigError, complete_config,
-    resolve_config)
+    BASE_CONFIG,
+    MODEL_NAMES,
+    NAMED_CONFIGS,
+    ORIGINAL_NAMES,
+    ORIGINAL_SCHEDULE,
+    ConfigError,
+    complete_config,
+    resolve_config,
+)
 from wavenet_j.models import build_separator, get_padding
 
-PAPER_MODELS = ["U1", "J1", "U2_2_5", "U2_3_5", "U2_2_10", "U2_3_10", "J2_2_5", "J2_3_5", "J2_2_10", "J2_3_10",
-                "U3_5", "U3_10", "J3_5", "J3_10", "U4", "J4", "U5", "J5", "L", "L_first3", "L_last3",
-                "M1", "M2", "M3", "M4", "M5", "M6", "M5_HighSR"]
+PAPER_MODELS = [
+    "U1",
+    "J1",
+    "U2_2_5",
+    "U2_3_5",
+    "U2_2_10",
+    "U2_3_10",
+    "J2_2_5",
+    "J2_3_5",
+    "J2_2_10",
+    "J2_3_10",
+    "U3_5",
+    "U3_10",
+    "J3_5",
+    "J3_10",
+    "U4",
+    "J4",
+    "U5",
+    "J5",
+    "L",
+    "L_first3",
+    "L_last3",
+    "M1",
+    "M2",
+    "M3",
+    "M4",
+    "M5",
+    "M6",
+    "M5_HighSR",
+]
 
 
 def test_every_model_of_both_papers_is_a_named_config():
@@ -41,8 +76,13 @@ def test_the_originals_configs_without_an_m_number_build_with_its_values():
     assert (deep["num_layers"], deep["filter_size"], deep["merge_filter_size"]) == (14, 5, 1)
     assert deep["input_filter_size"] == 5  # the original's 15 gives shapes that do not agree
     comparison = resolve_config("baseline_comparison")
-    assert (comparison["batch_size"], comparison["num_frames"], comparison["expected_sr"],
-            comparison["num_initial_filters"], comparison["num_layers"]) == (4, 768 * 127 + 1024, 8192, 34, 12)
+    assert (
+        comparison["batch_size"],
+        comparison["num_frames"],
+        comparison["expected_sr"],
+        comparison["num_initial_filters"],
+        comparison["num_layers"],
+    ) == (4, 768 * 127 + 1024, 8192, 34, 12)
     for config in (deep, comparison):
         assert config["context"] and config["output_type"] == "difference" and config["num_channels"] == 1
         assert config["network"] == "unet" and config["raw_audio_loss"]
@@ -73,7 +113,10 @@ def test_named_configs_combine_in_order():
 
 
 def test_paper_variant_keys():
-    assert resolve_config("U2_3_10")["res_path_units"] == 3 and resolve_config("U2_3_10")["res_path_levels"] == 10
+    assert (
+        resolve_config("U2_3_10")["res_path_units"] == 3
+        and resolve_config("U2_3_10")["res_path_levels"] == 10
+    )
     assert resolve_config("J3_5")["multires_levels"] == 5 and resolve_config("J3_5")["freeze_encoder"]
     assert resolve_config("U4")["num_stages"] == 2 and resolve_config("J4")["freeze_encoder"]
     assert resolve_config("U5")["identity_loss_weight"] == 1.0 and BASE_CONFIG["identity_loss_weight"] == 0.0
@@ -86,34 +129,47 @@ def test_unknown_named_config_lists_the_known_ones():
         resolve_config(["J1", "J9"])
 
 
-@pytest.mark.parametrize("partial, message", [
-    ({"upsampling": "cubic"}, r"'upsampling'.*'cubic'.*\['linear', 'learned'\]"),
-    ({"num_layers": 0}, r"'num_layers'.*0.*integer >= 1"),
-    ({"output_type": "residual"}, r"'output_type'"),
-    ({"output_activation": "relu"}, r"'output_activation'"),
-    ({"task": "drums"}, r"'task'"),
-    ({"context": "yes"}, r"'context'.*True or False"),
-    ({"num_filters": 3}, r"unknown model_config key.*'num_filters'"),
-    ({"skip_levels": [10]}, r"'skip_levels'.*\[-10, 9\]"),
-    ({"res_path_levels": 11}, r"'res_path_levels'\] = 11 exceeds num_layers = 10"),
-    ({"res_path_units": 2}, r"res_path_levels > 0"),
-    ({"num_channels": 1}, r"'num_channels'\] is 1 but .* give 2"),
-    ({"num_stages": 2, "context": True}, r"'num_stages'\] > 1 needs context=False"),
-    ({"input_filter_size": 7}, r"'input_filter_size'\] = 7 differs from filter_size = 15: the original's first conv"),
-    ({"init_sup_sep_lr": 3e-4}, r"'init_sup_sep_lr'\] is the first stage's learning rate in model_config\['schedule'\]"),
-    ({"schedule": []}, r"'schedule'\] = \[\] must be a non-empty list of \[batch size factor"),
-    ({"schedule": [[0, 1e-4]]}, r"'schedule'\] = \[\[0, 0.0001\]\]"),
-    ({"schedule": [[1, 1e-4], [2]]}, r"'schedule'"),
-    ({"schedule": [[1, -1e-4]]}, r"'schedule'"),
-    ({"network": "cnn"}, r"'network'\] = 'cnn' is not one of \['unet', 'unet_spectrogram'\]"),
-    ({"network": "unet_spectrogram"}, r"'unet_spectrogram' needs mono_downmix=True"),
-    ({"network": "unet_spectrogram", "mono_downmix": True, "context": True}, r"needs context=False"),
-    ({"network": "unet_spectrogram", "mono_downmix": True, "multires_levels": 2},
-     r"'unet_spectrogram' has no equivalent of \{'multires_levels': 2\}"),
-    ({"raw_audio_loss": False}, r"'raw_audio_loss'\] = False .* needs network='unet_spectrogram'"),
-    ({"network": "unet_spectrogram", "mono_downmix": True, "raw_audio_loss": False, "num_stages": 2},
-     r"needs num_stages=1 and identity_loss_weight=0"),
-])
+@pytest.mark.parametrize(
+    "partial, message",
+    [
+        ({"upsampling": "cubic"}, r"'upsampling'.*'cubic'.*\['linear', 'learned'\]"),
+        ({"num_layers": 0}, r"'num_layers'.*0.*integer >= 1"),
+        ({"output_type": "residual"}, r"'output_type'"),
+        ({"output_activation": "relu"}, r"'output_activation'"),
+        ({"task": "drums"}, r"'task'"),
+        ({"context": "yes"}, r"'context'.*True or False"),
+        ({"num_filters": 3}, r"unknown model_config key.*'num_filters'"),
+        ({"skip_levels": [10]}, r"'skip_levels'.*\[-10, 9\]"),
+        ({"res_path_levels": 11}, r"'res_path_levels'\] = 11 exceeds num_layers = 10"),
+        ({"res_path_units": 2}, r"res_path_levels > 0"),
+        ({"num_channels": 1}, r"'num_channels'\] is 1 but .* give 2"),
+        ({"num_stages": 2, "context": True}, r"'num_stages'\] > 1 needs context=False"),
+        (
+            {"input_filter_size": 7},
+            r"'input_filter_size'\] = 7 differs from filter_size = 15: the original's first conv",
+        ),
+        (
+            {"init_sup_sep_lr": 3e-4},
+            r"'init_sup_sep_lr'\] is the first stage's learning rate in model_config\['schedule'\]",
+        ),
+        ({"schedule": []}, r"'schedule'\] = \[\] must be a non-empty list of \[batch size factor"),
+        ({"schedule": [[0, 1e-4]]}, r"'schedule'\] = \[\[0, 0.0001\]\]"),
+        ({"schedule": [[1, 1e-4], [2]]}, r"'schedule'"),
+        ({"schedule": [[1, -1e-4]]}, r"'schedule'"),
+        ({"network": "cnn"}, r"'network'\] = 'cnn' is not one of \['unet', 'unet_spectrogram'\]"),
+        ({"network": "unet_spectrogram"}, r"'unet_spectrogram' needs mono_downmix=True"),
+        ({"network": "unet_spectrogram", "mono_downmix": True, "context": True}, r"needs context=False"),
+        (
+            {"network": "unet_spectrogram", "mono_downmix": True, "multires_levels": 2},
+            r"'unet_spectrogram' has no equivalent of \{'multires_levels': 2\}",
+        ),
+        ({"raw_audio_loss": False}, r"'raw_audio_loss'\] = False .* needs network='unet_spectrogram'"),
+        (
+            {"network": "unet_spectrogram", "mono_downmix": True, "raw_audio_loss": False, "num_stages": 2},
+            r"needs num_stages=1 and identity_loss_weight=0",
+        ),
+    ],
+)
 def test_bad_config_values_name_the_key(partial, message):
     with pytest.raises(ConfigError, match=message):
         complete_config(partial)
@@ -126,19 +182,30 @@ def test_get_padding_numbers():
     for name in ("M3", "M4", "M5", "M6", "M5_HighSR"):
         assert get_padding(resolve_config(name)) == (147443, 16389)
     # By hand: 2 layers, widths 3: rem 10 -> 6.5 -> 4.75, bottom 5; out 5 -> 7 -> 11; in 7 -> 15 -> 31.
-    hand = {"context": True, "num_layers": 2, "filter_size": 3, "input_filter_size": 3,
-            "merge_filter_size": 3, "num_frames": 10}
+    hand = {
+        "context": True,
+        "num_layers": 2,
+        "filter_size": 3,
+        "input_filter_size": 3,
+        "merge_filter_size": 3,
+        "num_frames": 10,
+    }
     assert get_padding(hand) == (31, 11)
 
 
 def test_get_padding_rejects_impossible_frame_counts():
-    with pytest.raises(ConfigError, match=r"'num_frames'\] = 1000 must be a multiple of 2\*\*num_layers = 1024"):
+    with pytest.raises(
+        ConfigError, match=r"'num_frames'\] = 1000 must be a multiple of 2\*\*num_layers = 1024"
+    ):
         get_padding({"num_frames": 1000})
     with pytest.raises(ConfigError, match="too small for 10 layers with context"):
         get_padding({"context": True, "num_frames": 1, "merge_filter_size": 1})
     spectrogram = {"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 6}
-    with pytest.raises(ConfigError, match=r"'num_frames'\] = 16384 must be 768 \* \(n - 1\) \+ 1024 for a number n "
-                                          r"of STFT frames divisible by 2\*\*num_layers = 64 \(e.g. 49408\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"'num_frames'\] = 16384 must be 768 \* \(n - 1\) \+ 1024 for a number n "
+        r"of STFT frames divisible by 2\*\*num_layers = 64 \(e.g. 49408\)",
+    ):
         get_padding(dict(spectrogram, num_frames=16384))
     with pytest.raises(ConfigError, match="'num_frames'.* = 50176"):  # 65 frames
         get_padding(dict(spectrogram, num_frames=50176))
@@ -164,6 +231,9 @@ def test_sacred_ingredient_gives_the_same_configs():
         assert model_config == resolve_config(names), names
         assert experiment_id == ("+".join(names) or "U1")  # the same command resumes the same run
     # A command-line style update on top of a named config re-derives the dependent keys.
-    run = ex.run(named_configs=["cfg.M6"], config_updates={"cfg": {"model_config": {"mono_downmix": True}}},
-                 options={"--loglevel": "ERROR"})
+    run = ex.run(
+        named_configs=["cfg.M6"],
+        config_updates={"cfg": {"model_config": {"mono_downmix": True}}},
+        options={"--loglevel": "ERROR"},
+    )
     assert run.result[0]["num_channels"] == 1 and run.result[0]["num_sources"] == 4

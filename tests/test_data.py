@@ -1,4 +1,5 @@
 """Readers, the cache (resumable after kill -9) and the tf.data pipeline, on corpora made here."""
+
 import json
 import os
 import signal
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from networks import SMALL_NET
 from wavenet_j.configs import complete_config
 from wavenet_j.data.cache import MANIFEST, musdb_cache
 from wavenet_j.data.pipeline import get_dataset, partition_tracks, split_train_valid
@@ -17,8 +19,7 @@ from wavenet_j.data.tracks import DataError, musdb_tracks
 from wavenet_j.models import build_separator, get_padding
 
 STEMS = ("bass", "drums", "other", "vocals")
-NET = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 5, "input_filter_size": 5, "merge_filter_size": 3,
-       "batch_size": 4, "expected_sr": 22050}
+NET = dict(SMALL_NET, batch_size=4, expected_sr=22050)
 
 
 def write_track(folder, seconds=1.0, rate=44100, seed=0, channels=2):
@@ -26,12 +27,17 @@ def write_track(folder, seconds=1.0, rate=44100, seed=0, channels=2):
     rng = np.random.default_rng(seed)
     n = int(seconds * rate)
     t = np.arange(n) / rate
-    stems = [0.2 * np.sin(2 * np.pi * rng.uniform(50, 800) * t)[:, None] * np.ones(channels)
-             + 0.02 * rng.standard_normal((n, channels)) for _ in STEMS]
+    stems = [
+        0.2 * np.sin(2 * np.pi * rng.uniform(50, 800) * t)[:, None] * np.ones(channels)
+        + 0.02 * rng.standard_normal((n, channels))
+        for _ in STEMS
+    ]
     os.makedirs(folder, exist_ok=True)
     for name, audio in zip(STEMS, stems):
         soundfile.write(os.path.join(folder, f"{name}.wav"), audio.astype(np.float32), rate, subtype="FLOAT")
-    soundfile.write(os.path.join(folder, "mixture.wav"), np.sum(stems, axis=0).astype(np.float32), rate, subtype="FLOAT")
+    soundfile.write(
+        os.path.join(folder, "mixture.wav"), np.sum(stems, axis=0).astype(np.float32), rate, subtype="FLOAT"
+    )
 
 
 @pytest.fixture
@@ -107,7 +113,7 @@ def test_augmentation_keeps_the_mix_the_sum_of_the_sources(corpus, tmp_path):
     context = config_for(corpus, tmp_path, context=True, num_frames=40, task="multi_instrument")
     mix, targets = next(iter(get_dataset(context, "train")))
     offset = (mix.shape[1] - targets["bass"].shape[1]) // 2
-    centre = mix[:, offset:offset + targets["bass"].shape[1]]
+    centre = mix[:, offset : offset + targets["bass"].shape[1]]
     np.testing.assert_allclose(centre, sum(targets.values()), atol=1e-6)
 
 
@@ -163,7 +169,9 @@ cache.musdb_cache(dict(%r), "train")
 
 def test_a_killed_cache_build_resumes_without_redoing_or_trusting_partial_files(corpus, tmp_path):
     config = complete_config(config_for(corpus, tmp_path))
-    process = subprocess.Popen([sys.executable, "-c", CACHE_WITH_KILL % config], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", CACHE_WITH_KILL % config], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "writing third"
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -185,15 +193,18 @@ def test_a_killed_cache_build_resumes_without_redoing_or_trusting_partial_files(
         assert len(json.load(handle)["tracks"]) == 8
 
 
-@pytest.mark.parametrize("damage, message", [
-    ("missing_root", "does not exist"),
-    ("empty_root", "no MUSDB tracks under"),
-    ("lengths", "'Artist 0 - Song': its files differ in length"),
-    ("rates", r"'Artist 0 - Song': its files have different sample rates \[22050, 44100\]"),
-    ("corrupt", r"'Artist 0 - Song': cannot read .*vocals.wav"),
-    ("nan", "'Artist 0 - Song' has NaN or infinite samples"),
-    ("missing_stem", r"'Artist 0 - Song': missing file .*drums.wav"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("missing_root", "does not exist"),
+        ("empty_root", "no MUSDB tracks under"),
+        ("lengths", "'Artist 0 - Song': its files differ in length"),
+        ("rates", r"'Artist 0 - Song': its files have different sample rates \[22050, 44100\]"),
+        ("corrupt", r"'Artist 0 - Song': cannot read .*vocals.wav"),
+        ("nan", "'Artist 0 - Song' has NaN or infinite samples"),
+        ("missing_stem", r"'Artist 0 - Song': missing file .*drums.wav"),
+    ],
+)
 def test_bad_input_names_the_track_and_leaves_no_cache_entry(corpus, tmp_path, damage, message):
     track = corpus / "train" / "Artist 0 - Song"
     config = config_for(corpus, tmp_path)
@@ -229,17 +240,25 @@ def test_stem_files_are_read_through_ffmpeg(tmp_path):
     root = tmp_path / "musdb18"
     # One tone per stream, in the stem file's order: drums 200 Hz, bass 100 Hz, other 300 Hz, vocals 400 Hz.
     t = np.arange(44100) / 44100
-    stems = np.stack([0.2 * np.sin(2 * np.pi * f * t)[:, None].repeat(2, axis=1) for f in (200, 100, 300, 400)])
+    stems = np.stack(
+        [0.2 * np.sin(2 * np.pi * f * t)[:, None].repeat(2, axis=1) for f in (200, 100, 300, 400)]
+    )
     audio = np.concatenate([stems.sum(axis=0, keepdims=True), stems]).astype(np.float32)
     for subset, name in (("train", "A - Stems"), ("test", "B - Stems")):
         (root / subset).mkdir(parents=True)
-        stempeg.write_stems(str(root / subset / f"{name}.stem.mp4"), audio, sample_rate=44100,
-                            writer=stempeg.StreamsWriter(codec="aac", bitrate=256000))
+        stempeg.write_stems(
+            str(root / subset / f"{name}.stem.mp4"),
+            audio,
+            sample_rate=44100,
+            writer=stempeg.StreamsWriter(codec="aac", bitrate=256000),
+        )
     config = dict(NET, num_frames=64, musdb_path=str(root), data_path=str(tmp_path / "data"))
     (track,) = musdb_cache(complete_config(config), "test")
     cached = track.load()
     assert track.sources == ("mixture", "bass", "drums", "other", "vocals")
-    assert cached.shape[0] == 5 and cached.shape[2] == 2 and abs(cached.shape[1] - 22050) < 1100  # aac adds a frame
+    assert (
+        cached.shape[0] == 5 and cached.shape[2] == 2 and abs(cached.shape[1] - 22050) < 1100
+    )  # aac adds a frame
     peaks = [np.argmax(np.abs(np.fft.rfft(row[:, 0]))) * 22050 / len(row) for row in cached[1:]]
     np.testing.assert_allclose(peaks, [100, 200, 300, 400], atol=2)
     # The mixture stream is the stems' sum, up to the codec (whose onset transient is skipped).

@@ -1,4 +1,5 @@
 """The paper's statistics, and a resumable evaluation on the toy corpus."""
+
 import glob
 import json
 import os
@@ -18,12 +19,16 @@ def test_paper_statistics_by_hand():
     assert stats["Med."] == 3.0
     assert stats["MAD"] == 1.5  # |1-3|, |2-3|, |4-3|, |10-3| = 2, 1, 1, 7 -> median 1.5
     assert stats["Mean"] == 4.25
-    assert stats["SD"] == pytest.approx(np.sqrt(((1 - 4.25) ** 2 + (2 - 4.25) ** 2 + (4 - 4.25) ** 2 + (10 - 4.25) ** 2) / 4))
+    assert stats["SD"] == pytest.approx(
+        np.sqrt(((1 - 4.25) ** 2 + (2 - 4.25) ** 2 + (4 - 4.25) ** 2 + (10 - 4.25) ** 2) / 4)
+    )
 
 
 def test_segments_of_all_tracks_are_pooled_and_the_table_has_the_papers_layout():
-    scores = {"a": {"vocals": {"SDR": [1.0, np.nan]}, "accompaniment": {"SDR": [5.0, 7.0]}},
-              "b": {"vocals": {"SDR": [3.0, 5.0]}, "accompaniment": {"SDR": [9.0, 11.0]}}}
+    scores = {
+        "a": {"vocals": {"SDR": [1.0, np.nan]}, "accompaniment": {"SDR": [5.0, 7.0]}},
+        "b": {"vocals": {"SDR": [3.0, 5.0]}, "accompaniment": {"SDR": [9.0, 11.0]}},
+    }
     summary = summarize(scores)
     assert summary["vocals"]["Med."] == 3.0 and summary["vocals"]["Mean"] == 3.0
     assert summary["accompaniment"]["Med."] == 8.0
@@ -47,6 +52,7 @@ musdb.evaluate_model(sys.argv[1], sys.argv[2], sys.argv[3])
 """
 
 
+@pytest.mark.slow
 def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
     from wavenet_j.configs import resolve_config
     from wavenet_j.data.toy import make_toy_corpus
@@ -57,7 +63,9 @@ def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
     model_path = str(tmp_path / "u1.keras")
     build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model_path)
     out = str(tmp_path / "results" / "u1")
-    process = subprocess.Popen([sys.executable, "-c", EVALUATE, model_path, out, root], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", EVALUATE, model_path, out, root], stdout=subprocess.PIPE, text=True
+    )
     first = process.stdout.readline().split(" ", 1)[1].strip()
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -74,12 +82,14 @@ def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
     with open(os.path.join(out, "statistics.md")) as handle:
         assert handle.readline().startswith("| | | u1 |")
     import museval
+
     with open(done, encoding="utf-8") as handle:
         frame = museval.aggregate.json2df(json.load(handle), first)  # museval reads our JSON as we wrote it
     vocals = frame[(frame.target == "vocals") & (frame.metric == "SDR")].sort_values("time")["score"]
     np.testing.assert_array_equal(vocals.to_numpy(dtype=float), scores[first]["vocals"]["SDR"])
 
 
+@pytest.mark.slow
 def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(tmp_path):
     import soundfile
 
@@ -105,7 +115,8 @@ def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(t
     assert soundfile.info(estimates / "test" / second / "vocals.wav").frames == 3 * 44100
     assert load_scores(str(out)) == scores
     assert sorted(p.name for p in (estimates / "test").rglob("*")) == sorted(
-        [first, second] + ["accompaniment.wav", "vocals.wav"] * 2)  # nothing half-written left behind
+        [first, second] + ["accompaniment.wav", "vocals.wav"] * 2
+    )  # nothing half-written left behind
 
 
 def test_a_results_folder_is_resumed_only_by_the_model_and_options_that_made_it(tmp_path):
@@ -126,9 +137,13 @@ def test_a_results_folder_is_resumed_only_by_the_model_and_options_that_made_it(
     evaluate_model(first, out, root)
     (scores,) = glob.glob(os.path.join(out, "test", "*.json"))
     stamp = os.path.getmtime(scores)
-    evaluate_model(again, out, root, separation={"stages": 1, "windows": "original"})  # the defaults, spelled out
+    evaluate_model(
+        again, out, root, separation={"stages": 1, "windows": "original"}
+    )  # the defaults, spelled out
     assert os.path.getmtime(scores) == stamp  # resumed: nothing scored again
-    with pytest.raises(EvaluationError, match=r"scores of model '.*first\.keras' with .*not of '.*other\.keras'"):
+    with pytest.raises(
+        EvaluationError, match=r"scores of model '.*first\.keras' with .*not of '.*other\.keras'"
+    ):
         evaluate_model(other, out, root)
     with pytest.raises(EvaluationError, match=r"not of '.*first\.keras' with \{'stages': 2"):
         evaluate_model(first, out, root, separation={"stages": 2})

@@ -1,11 +1,20 @@
 """The custom layers reproduce the original's TF1 numerics, checked by hand and against TF1 ops."""
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from wavenet_j.models.layers import (
-    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample, UpsampleConv, center_crop)
+    AudioClip,
+    CenterCrop,
+    Decimate,
+    DifferenceOutput,
+    LearnedUpsample,
+    LinearUpsample,
+    UpsampleConv,
+    center_crop,
+)
 
 
 def column(values):
@@ -91,7 +100,9 @@ def test_audio_clip_only_at_inference():
 def _unfused(layer, skip, x, padding):
     """The three layers ``UpsampleConv`` stands for, with its weights."""
     upsampled = LinearUpsample(align_corners=padding == "valid")(x)
-    merged = tf.concat([center_crop(skip, upsampled.shape[1]), upsampled], -1) if skip is not None else upsampled
+    merged = (
+        tf.concat([center_crop(skip, upsampled.shape[1]), upsampled], -1) if skip is not None else upsampled
+    )
     conv = keras.layers.Conv1D(layer.filters, layer.kernel_size, padding=padding, activation="leaky_relu")
     conv.build(merged.shape)
     conv.set_weights(layer.get_weights())
@@ -117,7 +128,9 @@ def test_upsample_conv_equals_upsampling_concat_and_conv(padding, width, length)
 
 def test_upsample_conv_gradients_equal_the_unfused_layers():
     rng = np.random.default_rng(0)
-    x, skip = (tf.constant(rng.standard_normal(shape).astype(np.float32)) for shape in ((2, 9, 4), (2, 18, 3)))
+    x, skip = (
+        tf.constant(rng.standard_normal(shape).astype(np.float32)) for shape in ((2, 9, 4), (2, 18, 3))
+    )
     layer = UpsampleConv(5, 5, "same")
     layer([skip, x])
     with tf.GradientTape(persistent=True) as tape:
@@ -125,7 +138,9 @@ def test_upsample_conv_gradients_equal_the_unfused_layers():
         ours = tf.reduce_sum(layer([skip, x]) ** 2)
         reference = tf.reduce_sum(_unfused(layer, skip, x, "same") ** 2)
     # The reference conv holds copies of the weights: compare gradients with respect to the inputs.
-    for ours_gradient, reference_gradient in zip(tape.gradient(ours, [x, skip]), tape.gradient(reference, [x, skip])):
+    for ours_gradient, reference_gradient in zip(
+        tape.gradient(ours, [x, skip]), tape.gradient(reference, [x, skip])
+    ):
         np.testing.assert_allclose(ours_gradient.numpy(), reference_gradient.numpy(), rtol=1e-5, atol=1e-5)
 
 
@@ -134,3 +149,44 @@ def test_upsample_conv_config_round_trip():
     clone = UpsampleConv.from_config(layer.get_config())
     assert (clone.filters, clone.kernel_size, clone.padding, clone.name) == (7, 5, "valid", "decoder_conv3")
     assert clone.compute_output_shape([(None, 40, 3), (None, 20, 4)]) == (None, 35, 7)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Decimate(name="d"),
+        LinearUpsample(align_corners=True, name="u"),
+        LearnedUpsample("valid", seed=3, name="l"),
+        UpsampleConv(4, 3, "valid", name="c"),
+        CenterCrop(name="crop"),
+        AudioClip(name="clip"),
+        DifferenceOutput(name="diff"),
+    ],
+)
+def test_each_layer_survives_a_config_round_trip(layer):
+    clone = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert type(clone) is type(layer)
+    assert clone.get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("length", [1, 6, 7])
+def test_shape_preserving_and_resampling_layers_take_any_length_unknown_when_built(length):
+    x = np.random.default_rng(length).standard_normal((2, length, 3)).astype(np.float32)
+    for layer, expected in (
+        (Decimate(), (length + 1) // 2),
+        (LinearUpsample(), 2 * length),
+        (LinearUpsample(align_corners=True), 2 * length - 1),
+        (LearnedUpsample("same"), 2 * length),
+        (AudioClip(), length),
+    ):
+        inputs = keras.Input((None, 3))
+        model = keras.Model(inputs, layer(inputs))  # built with the length unknown
+        assert model(x).shape == (2, expected, 3), type(layer).__name__
+        assert layer.compute_output_shape((2, length, 3)) == (2, expected, 3)
+
+
+def test_layers_refuse_input_without_a_channel_axis():
+    with pytest.raises(ValueError, match="ndim"):
+        Decimate()(np.zeros((2, 8), np.float32))
+    with pytest.raises(ValueError, match="ndim"):
+        UpsampleConv(2, 3)([np.zeros((2, 8), np.float32)])

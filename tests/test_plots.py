@@ -1,4 +1,5 @@
 """Figures from evaluation results and audio files, through ``wavenet-j plot``."""
+
 import numpy as np
 import pytest
 
@@ -25,13 +26,28 @@ def test_violins_from_a_folder_of_models_or_from_model_folders(tmp_path, capsys)
     rng = np.random.default_rng(0)
     for model, tracks in (("U1", 2), ("J1", 3)):
         for track in range(tracks):
-            sdr = {source: [float(v) for v in rng.normal(5, 3, 20)] + [np.nan] for source in ("vocals", "accompaniment")}
+            sdr = {
+                source: [float(v) for v in rng.normal(5, 3, 20)] + [np.nan]
+                for source in ("vocals", "accompaniment")
+            }
             write_museval_json(tmp_path / "results" / model / "test", f"track {track}", sdr)
     main(["plot", str(tmp_path / "results"), "-o", str(tmp_path / "figures")])
     assert_figure(tmp_path / "figures" / "sdr_violins")
-    assert capsys.readouterr().out.split() == ["wrote", str(tmp_path / "figures" / "sdr_violins.png"),
-                                               "wrote", str(tmp_path / "figures" / "sdr_violins.svg")]
-    main(["plot", str(tmp_path / "results" / "U1"), str(tmp_path / "results" / "J1"), "-o", str(tmp_path / "each")])
+    assert capsys.readouterr().out.split() == [
+        "wrote",
+        str(tmp_path / "figures" / "sdr_violins.png"),
+        "wrote",
+        str(tmp_path / "figures" / "sdr_violins.svg"),
+    ]
+    main(
+        [
+            "plot",
+            str(tmp_path / "results" / "U1"),
+            str(tmp_path / "results" / "J1"),
+            "-o",
+            str(tmp_path / "each"),
+        ]
+    )
     assert_figure(tmp_path / "each" / "sdr_violins")
 
 
@@ -42,14 +58,23 @@ def test_spectrograms_of_audio_files(tmp_path):
     tone, noise = 0.3 * np.sin(2 * np.pi * 440 * t), 0.01 * np.random.default_rng(0).standard_normal(len(t))
     for name, signal in (("mix", tone + noise), ("vocals", tone), ("accompaniment", noise)):
         soundfile.write(tmp_path / f"{name}.wav", np.stack([signal, signal], axis=1), 22050)
-    main(["plot", "--spectrogram", *(str(tmp_path / f"{n}.wav") for n in ("mix", "vocals", "accompaniment")),
-          "-o", str(tmp_path / "figures")])
+    main(
+        [
+            "plot",
+            "--spectrogram",
+            *(str(tmp_path / f"{n}.wav") for n in ("mix", "vocals", "accompaniment")),
+            "-o",
+            str(tmp_path / "figures"),
+        ]
+    )
     assert_figure(tmp_path / "figures" / "spectrogram")
     assert not (tmp_path / "figures" / "sdr_violins.png").exists()
 
 
 def test_a_folder_without_scores_is_a_one_line_error(tmp_path):
     (tmp_path / "model" / "test").mkdir(parents=True)
-    with pytest.raises(SystemExit, match=r"^wavenet-j plot: no museval scores \(test/\*\.json\) in '.*' or its subfolders$"):
+    with pytest.raises(
+        SystemExit, match=r"^wavenet-j plot: no museval scores \(test/\*\.json\) in '.*' or its subfolders$"
+    ):
         main(["plot", str(tmp_path), "-o", str(tmp_path / "figures")])
     assert not (tmp_path / "figures").exists()

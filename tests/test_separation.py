@@ -1,17 +1,18 @@
 """Windowed separation of whole signals gives the original predict_track's numbers."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from networks import SMALL_NET
 from wavenet_j.audio import AudioError
 from wavenet_j.models import build_separator, rebuild
 from wavenet_j.separation import separate_signal, separate_track, shared_context, window_starts
 
-SMALL = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 5, "input_filter_size": 5, "merge_filter_size": 3}
-
 
 def original_predict_track(model, mix):
-    """The original's loop: zero-padded context, windows from the start, the last moved back to end at the end."""
+    """The original's loop: zero-padded context, windows from the start, the last moved back to end at
+    the end."""
     input_frames, output_frames = model.input_shape[1], model.outputs[0].shape[1]
     length = max(len(mix), output_frames)  # our documented rule for signals shorter than one window
     context = (input_frames - output_frames) // 2
@@ -19,16 +20,16 @@ def original_predict_track(model, mix):
     estimates = {name: np.zeros((length, mix.shape[1]), np.float32) for name in model.output}
     for start in range(0, length, output_frames):
         start = min(start, length - output_frames)
-        window = model(padded[None, start:start + input_frames])
+        window = model(padded[None, start : start + input_frames])
         for name in estimates:
-            estimates[name][start:start + output_frames] = window[name][0]
-    return {name: value[:len(mix)] for name, value in estimates.items()}
+            estimates[name][start : start + output_frames] = window[name][0]
+    return {name: value[: len(mix)] for name, value in estimates.items()}
 
 
 @pytest.mark.parametrize("context, frames", [(True, 40), (False, 64)])
 @pytest.mark.parametrize("length", [10, 43, 64, 129, 250])
 def test_separate_signal_equals_the_original_loop(context, frames, length):
-    model = build_separator(dict(SMALL, context=context, num_frames=frames))
+    model = build_separator(dict(SMALL_NET, context=context, num_frames=frames))
     mix = np.random.default_rng(length).uniform(-0.5, 0.5, (length, 2)).astype(np.float32)
     ours = separate_signal(model, tf.constant(mix), batch_windows=3)
     expected = original_predict_track(model, mix)
@@ -47,9 +48,9 @@ def test_window_starts():
 
 @pytest.mark.parametrize("length", [10, 200, 1001])
 def test_shared_context_pass_equals_separate_windows(length):
-    model = build_separator(dict(SMALL, context=True, num_frames=40))
+    model = build_separator(dict(SMALL_NET, context=True, num_frames=40))
     long_model, hop = shared_context(model, windows=4)
-    assert hop % 2 ** SMALL["num_layers"] == 0 and hop <= model.outputs[0].shape[1]
+    assert hop % 2 ** SMALL_NET["num_layers"] == 0 and hop <= model.outputs[0].shape[1]
     assert long_model.input_shape[1] - model.input_shape[1] == 3 * hop
     mix = np.random.default_rng(length).uniform(-0.5, 0.5, (length, 2)).astype(np.float32)
     windowed = separate_signal(model, tf.constant(mix), batch_windows=3, hop=hop)
@@ -60,7 +61,7 @@ def test_shared_context_pass_equals_separate_windows(length):
 
 
 def test_separate_track_shares_context_or_runs_the_original_windows():
-    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(3).uniform(-0.5, 0.5, (2000, 2)).astype(np.float32)
     original = original_predict_track(model, mix)
@@ -74,7 +75,7 @@ def test_separate_track_shares_context_or_runs_the_original_windows():
 
 
 def test_cached_separation_follows_weight_changes():
-    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(4).uniform(-0.5, 0.5, (700, 2)).astype(np.float32)
     separate_track(model, mix, 8000)
@@ -91,7 +92,7 @@ def test_cached_separation_follows_weight_changes():
 def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(0).uniform(-0.5, 0.5, (int(rate * seconds), channels)).astype(np.float32)
     estimates = separate_track(model, mix, rate)
@@ -102,7 +103,7 @@ def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
 def test_difference_output_sums_to_the_mix_at_the_models_rate():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(1).uniform(-0.4, 0.4, (1000, 2)).astype(np.float32)  # no clipping needed
     estimates = separate_track(model, mix, 8000)
@@ -112,7 +113,7 @@ def test_difference_output_sums_to_the_mix_at_the_models_rate():
 def test_separate_track_rejects_what_it_cannot_use():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL, num_frames=64)
+    config = dict(SMALL_NET, num_frames=64)
     model = build_separator(config)
     with pytest.raises(ValueError, match="cannot separate a mix with 4 channels"):
         separate_track(model, np.zeros((100, 4), np.float32), 22050)
@@ -125,7 +126,7 @@ def test_separate_track_rejects_what_it_cannot_use():
 def test_bf16_separation_is_close_to_float32():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL, num_frames=64, expected_sr=8000)
+    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(2).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
     exact = separate_track(model, mix, 8000)
@@ -139,7 +140,7 @@ def test_bf16_separation_is_close_to_float32():
 @pytest.mark.parametrize("context, windows", [(False, "shared"), (True, "original"), (True, "shared")])
 @pytest.mark.parametrize("rate, channels", [(8000, 2), (11025, 1)])
 def test_segments_change_no_number(context, windows, rate, channels):
-    config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    config = dict(SMALL_NET, context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(5).uniform(-0.5, 0.5, (5000, channels)).astype(np.float32)
     whole = separate_track(model, mix, rate, windows=windows)
@@ -157,7 +158,7 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
 
     from wavenet_j.separation import separate_file
 
-    config = dict(SMALL, context=True, num_frames=40, expected_sr=8000)
+    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(6).uniform(-0.5, 0.5, (30000, 2)).astype(np.float32)
     soundfile.write(tmp_path / "song.flac", mix, 16000)
@@ -167,7 +168,7 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
     for name, path in stems.items():
         stem, rate = soundfile.read(path, dtype="float32")
         assert rate == 16000 and stem.shape == mix.shape
-        np.testing.assert_allclose(stem, expected[name], atol=1.5 / 2 ** 15)  # 16-bit wav
+        np.testing.assert_allclose(stem, expected[name], atol=1.5 / 2**15)  # 16-bit wav
     (tmp_path / "bad.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot audio")
     with pytest.raises(AudioError, match="bad.wav"):
         separate_file(model, tmp_path / "bad.wav", tmp_path / "bad")
@@ -179,8 +180,9 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
 
 
 @pytest.mark.parametrize("context, stages", [(True, 1), (False, 2)])
+@pytest.mark.slow
 def test_xla_separation_gives_the_same_numbers(context, stages):
-    config = dict(SMALL, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    config = dict(SMALL_NET, context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(7).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
     plain = separate_track(model, mix, 8000, stages=stages)
@@ -190,7 +192,7 @@ def test_xla_separation_gives_the_same_numbers(context, stages):
 
 
 def small_model():
-    config = dict(SMALL, expected_sr=8000)
+    config = dict(SMALL_NET, expected_sr=8000)
     return build_separator(config), config
 
 
@@ -204,13 +206,27 @@ def test_a_truncated_mp3_gives_stems_as_long_as_its_audio_with_a_warning(tmp_pat
     model, config = small_model()
     t = np.arange(20 * 8000) / 8000
     soundfile.write(tmp_path / "long.wav", 0.3 * np.sin(2 * np.pi * 440 * t)[:, None].repeat(2, 1), 8000)
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(tmp_path / "long.wav"), "-b:a", "64k",
-                    str(tmp_path / "long.mp3")], check=True, timeout=120)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-i",
+            str(tmp_path / "long.wav"),
+            "-b:a",
+            "64k",
+            str(tmp_path / "long.mp3"),
+        ],
+        check=True,
+        timeout=120,
+    )
     data = (tmp_path / "long.mp3").read_bytes()
-    (tmp_path / "cut.mp3").write_bytes(data[:len(data) // 3])  # the header still claims 20 s
+    (tmp_path / "cut.mp3").write_bytes(data[: len(data) // 3])  # the header still claims 20 s
     decoded = len(soundfile.read(tmp_path / "cut.mp3")[0])
     assert soundfile.info(tmp_path / "cut.mp3").frames > 2 * decoded
-    with pytest.warns(UserWarning, match=r"cut.mp3' decodes to \d+.\d+ s, less than the 20.\d+ s its header claims"):
+    with pytest.warns(
+        UserWarning, match=r"cut.mp3' decodes to \d+.\d+ s, less than the 20.\d+ s its header claims"
+    ):
         stems = separate_file(model, tmp_path / "cut.mp3", tmp_path / "out")
     for path in stems.values():
         assert len(soundfile.read(path)[0]) == decoded
@@ -235,8 +251,9 @@ def test_stem_encodings_and_clipping_are_never_silent(tmp_path):
         clamped = separate_file(model, tmp_path / "float.wav", tmp_path / "c", encoding="int16")
     assert soundfile.info(clamped["vocals"]).subtype == "PCM_16"
     with pytest.warns(UserWarning, match=r"all stems scaled by 0\.\d+"):
-        scaled = separate_file(model, tmp_path / "float.wav", tmp_path / "s", encoding="int24",
-                               ext="flac", clipping="rescale")
+        scaled = separate_file(
+            model, tmp_path / "float.wav", tmp_path / "s", encoding="int24", ext="flac", clipping="rescale"
+        )
     rescaled, _ = soundfile.read(scaled["vocals"], dtype="float32")
     peak = max(np.abs(soundfile.read(stems[name], dtype="float32")[0]).max() for name in stems)
     np.testing.assert_allclose(rescaled, vocals / peak, atol=1e-5)
@@ -255,7 +272,10 @@ def test_a_killed_run_leaves_nothing_a_rerun_keeps_and_an_unwritable_folder_is_n
     left.mkdir(parents=True)
     (left / "vocals.wav").write_bytes(b"half a song")
     separate_file(model, tmp_path / "song.wav", tmp_path / "out")
-    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == ["accompaniment.wav", "vocals.wav"]
+    assert sorted(p.name for p in (tmp_path / "out" / "song").iterdir()) == [
+        "accompaniment.wav",
+        "vocals.wav",
+    ]
     blocked = tmp_path / "a file"  # an output folder that cannot be made, as a read-only or full disk
     blocked.write_text("not a folder")
     with pytest.raises(AudioError, match="cannot write the stems of .*song.wav' to .*a file"):

@@ -1,4 +1,5 @@
 """build_separator: shapes of every named model, frozen groups, seeds, saving, stages, bad input."""
+
 import keras
 import numpy as np
 import pytest
@@ -35,13 +36,15 @@ def test_empty_config_is_u1():
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
+@pytest.mark.slow
 def test_every_named_model_builds_with_the_shapes_of_get_padding(name):
     config = resolve_config(name)
     model = build_separator(config)
     input_frames, output_frames = get_padding(config)
     assert model.input_shape == (None, input_frames, config["num_channels"])
-    assert [tuple(out.shape) for out in model.outputs] == [(None, output_frames, config["num_channels"])] * len(
-        config["source_names"])
+    assert [tuple(out.shape) for out in model.outputs] == [
+        (None, output_frames, config["num_channels"])
+    ] * len(config["source_names"])
     # and really computes them, at the tiny size
     tiny = build_separator(resolve_config([name, "tiny"]))
     estimates = tiny(random_mix(tiny, batch=1))
@@ -52,8 +55,17 @@ def test_every_named_model_builds_with_the_shapes_of_get_padding(name):
         assert np.all(np.isfinite(estimate.numpy()))
 
 
-TWINS = [("U1", "J1"), ("U2_2_5", "J2_2_5"), ("U2_3_5", "J2_3_5"), ("U2_2_10", "J2_2_10"),
-         ("U2_3_10", "J2_3_10"), ("U3_5", "J3_5"), ("U3_10", "J3_10"), ("U4", "J4"), ("U5", "J5")]
+TWINS = [
+    ("U1", "J1"),
+    ("U2_2_5", "J2_2_5"),
+    ("U2_3_5", "J2_3_5"),
+    ("U2_2_10", "J2_2_10"),
+    ("U2_3_10", "J2_3_10"),
+    ("U3_5", "J3_5"),
+    ("U3_10", "J3_10"),
+    ("U4", "J4"),
+    ("U5", "J5"),
+]
 
 
 @pytest.mark.parametrize("u_name, j_name", TWINS)
@@ -67,7 +79,9 @@ def test_j_models_freeze_exactly_the_encoder_of_their_u_twin(u_name, j_name):
             assert layer.trainable == (layer_group(layer) != "encoder"), layer.name
     # Res paths and MultiRes blocks sit in the encoder and are frozen with it.
     frozen = {layer.name for layer in j_model.layers if layer.weights and not layer.trainable}
-    assert frozen == {layer.name for layer in u_model.layers if layer.weights and layer_group(layer) == "encoder"}
+    assert frozen == {
+        layer.name for layer in u_model.layers if layer.weights and layer_group(layer) == "encoder"
+    }
     # Same seed: the frozen random encoder is the U model's initial encoder.
     u_weights = weights_of(u_model)
     for path, value in weights_of(j_model).items():
@@ -75,10 +89,14 @@ def test_j_models_freeze_exactly_the_encoder_of_their_u_twin(u_name, j_name):
 
 
 def skip_levels_of(model):
-    """Decoder levels fed an encoder skip: by a concatenation, or as the first input of a fused ``UpsampleConv``."""
-    concatenated = {int(n[len("decoder_skip"):].split("_")[0]) for n in layer_names(model, "decoder_skip")}
-    fused = {int(layer.name[len("decoder_conv"):]) for layer in model.layers
-             if isinstance(layer, UpsampleConv) and isinstance(layer.input, list) and len(layer.input) == 2}
+    """Decoder levels fed an encoder skip: by a concatenation, or as the first input of a fused
+    ``UpsampleConv``."""
+    concatenated = {int(n[len("decoder_skip") :].split("_")[0]) for n in layer_names(model, "decoder_skip")}
+    fused = {
+        int(layer.name[len("decoder_conv") :])
+        for layer in model.layers
+        if isinstance(layer, UpsampleConv) and isinstance(layer.input, list) and len(layer.input) == 2
+    }
     return sorted(concatenated | fused)
 
 
@@ -110,18 +128,26 @@ def test_l_model_with_learned_upsampling_freezes_the_interpolation_weights(small
 def test_res_paths_and_multires_blocks_sit_where_the_config_says(small):
     model = build_separator(dict(small, res_path_units=2, res_path_levels=2, multires_levels=1))
     assert layer_names(model, "encoder_respath") >= {
-        "encoder_respath0_unit0_conv", "encoder_respath0_unit1_shortcut", "encoder_respath1_unit1_conv"}
+        "encoder_respath0_unit0_conv",
+        "encoder_respath0_unit1_shortcut",
+        "encoder_respath1_unit1_conv",
+    }
     assert not layer_names(model, "encoder_respath2")
     assert layer_names(model, "encoder_multires0") and layer_names(model, "decoder_multires0")
     assert not layer_names(model, "encoder_multires1") and not layer_names(model, "decoder_multires1")
     # A MultiRes block outputs twice the channels of the conv it replaces.
     assert model.get_layer("encoder_multires0_act").output.shape[-1] == 2 * small["num_initial_filters"]
     # A Res path keeps the skip's shape.
-    assert model.get_layer("encoder_respath1_unit1_act").output.shape == model.get_layer("encoder_conv1").output.shape
+    assert (
+        model.get_layer("encoder_respath1_unit1_act").output.shape
+        == model.get_layer("encoder_conv1").output.shape
+    )
 
 
 def test_context_model_with_multires_and_res_paths_keeps_the_original_lengths(small):
-    config = dict(small, context=True, multires_levels=2, res_path_units=1, res_path_levels=2, upsampling="learned")
+    config = dict(
+        small, context=True, multires_levels=2, res_path_units=1, res_path_levels=2, upsampling="learned"
+    )
     model = build_separator(config)
     input_frames, output_frames = get_padding(config)
     assert model.input_shape[1] == input_frames
@@ -151,12 +177,15 @@ def test_same_seed_same_weights_other_seed_other_weights(small):
     assert all(not np.array_equal(a[path], c[path]) for path in kernels)
 
 
-@pytest.mark.parametrize("extra", [
-    {"freeze_encoder": True, "res_path_units": 1, "res_path_levels": 2},
-    {"freeze_decoder": True, "upsampling": "learned", "skip_levels": [0, -1]},
-    {"context": True, "upsampling": "learned", "output_activation": "linear", "mono_downmix": True},
-    {"multires_levels": 3, "output_type": "direct", "task": "multi_instrument"},
-])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"freeze_encoder": True, "res_path_units": 1, "res_path_levels": 2},
+        {"freeze_decoder": True, "upsampling": "learned", "skip_levels": [0, -1]},
+        {"context": True, "upsampling": "learned", "output_activation": "linear", "mono_downmix": True},
+        {"multires_levels": 3, "output_type": "direct", "task": "multi_instrument"},
+    ],
+)
 def test_keras_round_trip_keeps_outputs_and_trainable_flags(small, extra, tmp_path):
     model = build_separator(dict(small, **extra))
     path = tmp_path / "model.keras"
@@ -167,7 +196,8 @@ def test_keras_round_trip_keeps_outputs_and_trainable_flags(small, extra, tmp_pa
     for source in expected:
         np.testing.assert_array_equal(got[source].numpy(), expected[source].numpy())
     assert [(layer.name, layer.trainable) for layer in loaded.layers] == [
-        (layer.name, layer.trainable) for layer in model.layers]
+        (layer.name, layer.trainable) for layer in model.layers
+    ]
     assert count(loaded.trainable_weights) == count(model.trainable_weights)
 
 
@@ -212,7 +242,13 @@ def test_bad_config_values_fail_before_building():
 
 def test_receptive_field_by_hand():
     # One level, widths 3: the centre (even) output sees x[c-5 .. c+5] through the bottleneck.
-    config = {"num_layers": 1, "filter_size": 3, "input_filter_size": 3, "merge_filter_size": 3, "num_frames": 64}
+    config = {
+        "num_layers": 1,
+        "filter_size": 3,
+        "input_filter_size": 3,
+        "merge_filter_size": 3,
+        "num_frames": 64,
+    }
     assert receptive_field(config) == 11
     # A context model's field fits in its input.
     m4 = resolve_config("M4")
@@ -221,7 +257,13 @@ def test_receptive_field_by_hand():
 
 
 def test_every_encoder_conv_has_filter_size_as_in_the_original_graph():
-    config = {"num_layers": 3, "num_initial_filters": 4, "filter_size": 7, "input_filter_size": 7, "num_frames": 64}
+    config = {
+        "num_layers": 3,
+        "num_initial_filters": 4,
+        "filter_size": 7,
+        "input_filter_size": 7,
+        "num_frames": 64,
+    }
     model = build_separator(config)
     widths = [model.get_layer(f"encoder_conv{level}").kernel.shape[0] for level in range(3)]
     assert widths == [7, 7, 7] and model.get_layer("bottleneck_conv").kernel.shape[0] == 7

@@ -1,4 +1,6 @@
-"""The original's spectrogram U-Net: shapes, its STFT, original checkpoints, both losses, saving, separation."""
+"""The original's spectrogram U-Net: shapes, its STFT, original checkpoints, both losses, saving,
+separation."""
+
 import keras
 import numpy as np
 import pytest
@@ -13,8 +15,14 @@ from wavenet_j.separation import separate_track
 from wavenet_j.training.loop import example_losses, model_and_optimizer, train_step_fn
 
 # 8 STFT frames; every level halves frames and bins exactly.
-SMALL = {"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 3, "num_initial_filters": 4,
-         "num_frames": 768 * 7 + 1024, "expected_sr": 8192}
+SMALL = {
+    "network": "unet_spectrogram",
+    "mono_downmix": True,
+    "num_layers": 3,
+    "num_initial_filters": 4,
+    "num_frames": 768 * 7 + 1024,
+    "expected_sr": 8192,
+}
 
 
 def audio(shape, seed=1, scale=1.0):
@@ -27,13 +35,17 @@ def test_shapes_layers_and_the_named_configs():
     assert [tuple(out.shape) for out in model.outputs] == [(None, 6400, 1)] * 2
     mix = audio((2, 6400, 1))
     assert {s: tuple(m.shape) for s, m in source_magnitudes(model, mix).items()} == {
-        "accompaniment": (2, 8, 513), "vocals": (2, 8, 513)}
+        "accompaniment": (2, 8, 513),
+        "vocals": (2, 8, 513),
+    }
     # One U-Net per source: encoder level i has 4 * 2**i filters, the mask one.
     assert model.get_layer("encoder_vocals_conv2").kernel.shape == (5, 5, 8, 16)
     assert model.get_layer("decoder_accompaniment_deconv0").kernel.shape == (5, 5, 4, 8 + 8)
     assert model.get_layer("output_vocals_mask").kernel.shape == (5, 5, 1, 4 + 4)
     dropouts = sorted(layer.name for layer in model.layers if isinstance(layer, keras.layers.Dropout))
-    assert dropouts == [f"decoder_{s}_dropout{level}" for s in ("accompaniment", "vocals") for level in (0, 1)]
+    assert dropouts == [
+        f"decoder_{s}_dropout{level}" for s in ("accompaniment", "vocals") for level in (0, 1)
+    ]
 
     for name in ("unet_spectrogram", "unet_spectrogram_l1"):
         config = resolve_config(name)
@@ -58,7 +70,9 @@ def test_a_checkpoint_of_a_wider_spectrogram_u_net_names_the_variable(tmp_path):
     config = dict(SMALL, num_layers=2)
     prefix, _ = save_original_checkpoint(config, tmp_path, audio((1, config["num_frames"], 1)))
     wider = dict(config, num_initial_filters=config["num_initial_filters"] + 1)
-    with pytest.raises(CheckpointMismatch, match="'separator/conv2d/kernel' has shape .* 'encoder_[a-z]+_conv0'"):
+    with pytest.raises(
+        CheckpointMismatch, match="'separator/conv2d/kernel' has shape .* 'encoder_[a-z]+_conv0'"
+    ):
         import_original_checkpoint(build_separator(wider), prefix, wider)
 
 
@@ -66,14 +80,21 @@ def synthetic_batch(config, batch=4):
     """Tones for vocals, quieter noise for the accompaniment: a batch the network can learn to separate."""
     t = np.arange(config["num_frames"]) / config["expected_sr"]
     frequencies = np.random.default_rng(2).uniform(200, 1500, (batch, 1, 1))
-    targets = {"vocals": (0.5 * np.sin(2 * np.pi * frequencies * t[:, None])).astype(np.float32),
-               "accompaniment": audio((batch, config["num_frames"], 1), seed=3, scale=0.2)}
-    return tf.constant(targets["vocals"] + targets["accompaniment"]), {s: tf.constant(v) for s, v in targets.items()}
+    targets = {
+        "vocals": (0.5 * np.sin(2 * np.pi * frequencies * t[:, None])).astype(np.float32),
+        "accompaniment": audio((batch, config["num_frames"], 1), seed=3, scale=0.2),
+    }
+    return tf.constant(targets["vocals"] + targets["accompaniment"]), {
+        s: tf.constant(v) for s, v in targets.items()
+    }
 
 
 @pytest.mark.parametrize("raw_audio_loss", [True, False])
+@pytest.mark.slow
 def test_training_steps_lower_the_loss(raw_audio_loss):
-    config = resolve_config([], dict(SMALL, raw_audio_loss=raw_audio_loss, batch_size=4, schedule=[[1, 1e-3]]))
+    config = resolve_config(
+        [], dict(SMALL, raw_audio_loss=raw_audio_loss, batch_size=4, schedule=[[1, 1e-3]])
+    )
     model, optimizer = model_and_optimizer(config)
     mix, targets = synthetic_batch(config)
     step = train_step_fn(model, optimizer, config, 4, tf.distribute.get_strategy())
@@ -81,10 +102,15 @@ def test_training_steps_lower_the_loss(raw_audio_loss):
     assert np.mean(losses[-3:]) < 0.9 * np.mean(losses[:3]), losses
     if not raw_audio_loss:  # the loss is the original's: L1 between the targets' and the estimated magnitudes
         magnitudes = source_magnitudes(model, mix, training=False)
-        expected = np.mean([np.mean(np.abs(np.abs(tf.signal.stft(targets[s][..., 0], 1024, 768)) - magnitudes[s]))
-                            for s in config["source_names"]])
-        np.testing.assert_allclose(np.mean(example_losses(model, mix, targets, config, training=False)), expected,
-                                   rtol=1e-5)
+        expected = np.mean(
+            [
+                np.mean(np.abs(np.abs(tf.signal.stft(targets[s][..., 0], 1024, 768)) - magnitudes[s]))
+                for s in config["source_names"]
+            ]
+        )
+        np.testing.assert_allclose(
+            np.mean(example_losses(model, mix, targets, config, training=False)), expected, rtol=1e-5
+        )
 
 
 def test_keras_round_trip_and_separation(tmp_path):
@@ -111,19 +137,34 @@ def test_keras_round_trip_and_separation(tmp_path):
     assert not (tmp_path / "model.tflite").exists()
 
 
+@pytest.mark.slow
 def test_the_trainer_trains_and_validates_with_the_magnitude_loss(tmp_path):
     from wavenet_j.data.pipeline import get_dataset
     from wavenet_j.data.toy import make_toy_corpus
     from wavenet_j.training import Trainer
 
     root = make_toy_corpus(tmp_path / "musdb", train=4, test=1, seconds=4.0, seed=0)
-    config = resolve_config(["unet_spectrogram_l1", "tiny"], dict(
-        SMALL, batch_size=4, epoch_it=6, max_epochs=1, musdb_path=str(root), data_path=str(tmp_path / "data"),
-        model_base_dir=str(tmp_path / "runs"), log_dir=str(tmp_path / "logs")))
+    config = resolve_config(
+        ["unet_spectrogram_l1", "tiny"],
+        dict(
+            SMALL,
+            batch_size=4,
+            epoch_it=6,
+            max_epochs=1,
+            musdb_path=str(root),
+            data_path=str(tmp_path / "data"),
+            model_base_dir=str(tmp_path / "runs"),
+            log_dir=str(tmp_path / "logs"),
+        ),
+    )
     trainer = Trainer(config, "run")
     result = trainer.fit()
     assert result["steps"] == 12 and load_separator(result["best_model"])[1]["raw_audio_loss"] is False
     valid = get_dataset(config, "valid")
-    expected = np.concatenate([example_losses(trainer.model, mix, targets, config, training=False).numpy()
-                               for mix, targets in valid])
+    expected = np.concatenate(
+        [
+            example_losses(trainer.model, mix, targets, config, training=False).numpy()
+            for mix, targets in valid
+        ]
+    )
     np.testing.assert_allclose(trainer.validate(valid)[0], np.mean(expected), rtol=1e-5)

@@ -1,4 +1,5 @@
 """The study's statistics, figures and tables on hand-made results, and a tiny resumable study."""
+
 import json
 import os
 
@@ -9,6 +10,8 @@ from wavenet_j.studies import StudyError, correlate, quadrant_share
 from wavenet_j.studies.figures import pair_scatter
 from wavenet_j.studies.paper import TABLE_2
 from wavenet_j.studies.report import table_latex, table_markdown
+
+pytestmark = pytest.mark.slow  # trains, runs studies or starts processes
 
 
 def test_correlations_on_hand_made_scores():
@@ -29,15 +32,24 @@ def test_quadrant_share_counts_agreeing_pairs():
 
 
 def test_figures_and_tables_from_fake_results(tmp_path):
-    written = pair_scatter({"U1/J1": (0.2, -1.0), "U3_10/J3_10": (1.1, -0.5), "U5/J5": (0.1, -1.2)}, "U1/J1",
-                           "Mean SDR of vocals", str(tmp_path / "fig2"))
+    written = pair_scatter(
+        {"U1/J1": (0.2, -1.0), "U3_10/J3_10": (1.1, -0.5), "U5/J5": (0.1, -1.2)},
+        "U1/J1",
+        "Mean SDR of vocals",
+        str(tmp_path / "fig2"),
+    )
     assert [os.path.basename(p) for p in written] == ["fig2.png", "fig2.svg"]
     with open(written[0], "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     with open(written[1]) as handle:
         assert "U3_10/J3_10" in handle.read()
-    ours = {"U1": {"vocals": {"Med.": 4.0, "MAD": 3.0, "Mean": 0.5, "SD": 14.0},
-                   "accompaniment": {"Med.": 10.0, "MAD": 3.0, "Mean": 11.0, "SD": 7.0}}, "L": None}
+    ours = {
+        "U1": {
+            "vocals": {"Med.": 4.0, "MAD": 3.0, "Mean": 0.5, "SD": 14.0},
+            "accompaniment": {"Med.": 10.0, "MAD": 3.0, "Mean": 11.0, "SD": 7.0},
+        },
+        "L": None,
+    }
     table = table_markdown("Table 2", ours, TABLE_2).splitlines()
     assert table[2] == "| | | U1 | L | L_first3 | L_last3 |"
     assert table[4] == "| Voc. | Med. | 4.00 (4.48) | – (3.83) | – (3.64) | – (3.93) |"
@@ -49,9 +61,17 @@ def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
     from wavenet_j.studies import run_study
 
     root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
-    overrides = {"musdb_path": root, "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
-                 "log_dir": str(tmp_path / "logs"), "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2,
-                 "epoch_it": 2, "max_epochs": 1}
+    overrides = {
+        "musdb_path": root,
+        "data_path": str(tmp_path / "data"),
+        "model_base_dir": str(tmp_path / "runs"),
+        "log_dir": str(tmp_path / "logs"),
+        "num_initial_filters": 2,
+        "num_frames": 1024,
+        "batch_size": 2,
+        "epoch_it": 2,
+        "max_epochs": 1,
+    }
     pairs = (("U1", "J1"), ("U5", "J5"), ("U2_2_5", "J2_2_5"))
     out = str(tmp_path / "study")
     report = run_study(out, pairs=pairs, tables=False, overrides=overrides)
@@ -59,7 +79,11 @@ def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
     assert set(report["correlation"]["vocals"]["points"]) == {"U1/J1", "U5/J5", "U2_2_5/J2_2_5"}
     assert report["correlation"]["vocals"]["mean_sdr"]["pairs"] == 3
     assert {os.path.basename(p) for p in report["figures"]} == {
-        "fig2_vocals.png", "fig2_vocals.svg", "fig3_accompaniment.png", "fig3_accompaniment.svg"}
+        "fig2_vocals.png",
+        "fig2_vocals.svg",
+        "fig3_accompaniment.png",
+        "fig3_accompaniment.svg",
+    }
     stamps = {p: os.path.getmtime(p) for p in _results_and_models(tmp_path)}
     assert len(stamps) == 12  # 6 best.keras, 6 track scores
     again = run_study(out, pairs=pairs, tables=False, overrides=overrides)
@@ -82,9 +106,17 @@ def test_search_ranks_by_j_twins_and_trains_only_the_top_u(tmp_path):
     from wavenet_j.studies import search
 
     root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
-    overrides = {"musdb_path": root, "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
-                 "log_dir": str(tmp_path / "logs"), "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2,
-                 "epoch_it": 2, "max_epochs": 1}
+    overrides = {
+        "musdb_path": root,
+        "data_path": str(tmp_path / "data"),
+        "model_base_dir": str(tmp_path / "runs"),
+        "log_dir": str(tmp_path / "logs"),
+        "num_initial_filters": 2,
+        "num_frames": 1024,
+        "batch_size": 2,
+        "epoch_it": 2,
+        "max_epochs": 1,
+    }
     result = search(["U1", "U5", "U2_2_5"], str(tmp_path / "search"), top_k=1, overrides=overrides)
     ranked = [entry["model"] for entry in result["ranking_by_j_validation_loss"]]
     losses = [entry["j_validation_loss"] for entry in result["ranking_by_j_validation_loss"]]
@@ -104,9 +136,17 @@ def test_two_shards_and_a_merge_give_the_report_of_one_run(tmp_path):
     root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
 
     def on(machine):  # every machine trains into its own model_base_dir; results go to the shared folder
-        return {"musdb_path": root, "data_path": str(tmp_path / machine / "data"),
-                "model_base_dir": str(tmp_path / machine / "runs"), "log_dir": str(tmp_path / machine / "logs"),
-                "num_initial_filters": 2, "num_frames": 1024, "batch_size": 2, "epoch_it": 2, "max_epochs": 1}
+        return {
+            "musdb_path": root,
+            "data_path": str(tmp_path / machine / "data"),
+            "model_base_dir": str(tmp_path / machine / "runs"),
+            "log_dir": str(tmp_path / machine / "logs"),
+            "num_initial_filters": 2,
+            "num_frames": 1024,
+            "batch_size": 2,
+            "epoch_it": 2,
+            "max_epochs": 1,
+        }
 
     pairs = (("U1", "J1"), ("U5", "J5"))
     alone = run_study(str(tmp_path / "alone"), pairs=pairs, tables=False, overrides=on("one"))
@@ -119,11 +159,15 @@ def test_two_shards_and_a_merge_give_the_report_of_one_run(tmp_path):
     second = run_study(shared, pairs=pairs, tables=False, overrides=on("machine1"), shard=(1, 2))
     assert second["models"] == ["J1", "J5"] and not second["gaps"]
     merged = run_study(shared, pairs=pairs, tables=False, overrides=on("merger"), merge=True)
-    assert not merged["gaps"] and not os.path.exists(tmp_path / "merger" / "runs")  # the merge trained nothing
+    assert not merged["gaps"] and not os.path.exists(
+        tmp_path / "merger" / "runs"
+    )  # the merge trained nothing
     for source in ("vocals", "accompaniment"):
         ours, theirs = merged["correlation"][source]["points"], alone["correlation"][source]["points"]
         assert set(ours) == set(theirs) == {"U1/J1", "U5/J5"}
-        np.testing.assert_allclose([ours[k] for k in sorted(ours)], [theirs[k] for k in sorted(theirs)], atol=1e-3)
+        np.testing.assert_allclose(
+            [ours[k] for k in sorted(ours)], [theirs[k] for k in sorted(theirs)], atol=1e-3
+        )
     assert set(merged["train_seconds"]) == {"U1", "J1", "U5", "J5"} and all(merged["train_seconds"].values())
     with open(os.path.join(shared, "study.json")) as handle:
         manifest = json.load(handle)

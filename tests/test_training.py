@@ -1,4 +1,5 @@
 """Training: loss goes down, frozen stays frozen, the schedule, resume after kill -9, logs, devices, NaN."""
+
 import glob
 import json
 import os
@@ -16,6 +17,8 @@ from wavenet_j.configs import resolve_config
 from wavenet_j.models import build_separator
 from wavenet_j.training import Schedule, Trainer, TrainingError
 
+pytestmark = pytest.mark.slow  # trains, runs studies or starts processes
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -23,24 +26,39 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def toy_root(tmp_path_factory):
     from wavenet_j.data.toy import make_toy_corpus
 
-    return str(make_toy_corpus(tmp_path_factory.mktemp("toy") / "musdb", train=4, test=1, seconds=4.0, seed=0))
+    return str(
+        make_toy_corpus(tmp_path_factory.mktemp("toy") / "musdb", train=4, test=1, seconds=4.0, seed=0)
+    )
 
 
 def tiny(name, toy_root, tmp_path, **extra):
     """``cfg.<name> cfg.tiny`` on a small toy corpus, shortened further for the test suite."""
     config = resolve_config([name, "tiny"])
-    config.update({"num_frames": 1024, "batch_size": 4, "epoch_it": 6, "max_epochs": 1, "musdb_path": toy_root,
-                   "data_path": str(tmp_path / "data"), "model_base_dir": str(tmp_path / "runs"),
-                   "log_dir": str(tmp_path / "logs"), **extra})
+    config.update(
+        {
+            "num_frames": 1024,
+            "batch_size": 4,
+            "epoch_it": 6,
+            "max_epochs": 1,
+            "musdb_path": toy_root,
+            "data_path": str(tmp_path / "data"),
+            "model_base_dir": str(tmp_path / "runs"),
+            "log_dir": str(tmp_path / "logs"),
+            **extra,
+        }
+    )
     return config
 
 
-@pytest.mark.parametrize("name, stages, patience", [
-    ("M4", [(16, 1e-4), (32, 1e-5)], 20),  # the original Wave-U-Net's Training.py
-    ("full_44KHz", [(16, 1e-4), (32, 1e-5)], 20),
-    ("J1", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),  # the J-Net paper, section 3.2
-    ("U3_10", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),
-])
+@pytest.mark.parametrize(
+    "name, stages, patience",
+    [
+        ("M4", [(16, 1e-4), (32, 1e-5)], 20),  # the original Wave-U-Net's Training.py
+        ("full_44KHz", [(16, 1e-4), (32, 1e-5)], 20),
+        ("J1", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),  # the J-Net paper, section 3.2
+        ("U3_10", [(16, 1e-4), (32, 1e-5), (32, 1e-6)], 15),
+    ],
+)
 def test_each_codebase_trains_with_its_own_schedule(name, stages, patience):
     config = resolve_config(name)
     schedule = Schedule.from_config(config)
@@ -107,8 +125,11 @@ def scalars_and_audio(log_dir):
     events = EventAccumulator(log_dir, size_guidance={"scalars": 0, "tensors": 0, "audio": 0})
     events.Reload()
     tags = events.Tags()
-    values = {tag: [tf.make_ndarray(e.tensor_proto).item() for e in events.Tensors(tag)]
-              for tag in tags["tensors"] if not tag.startswith("validation/") or tag.endswith(("loss", "mse"))}
+    values = {
+        tag: [tf.make_ndarray(e.tensor_proto).item() for e in events.Tensors(tag)]
+        for tag in tags["tensors"]
+        if not tag.startswith("validation/") or tag.endswith(("loss", "mse"))
+    }
     return values, tags["tensors"]
 
 
@@ -143,9 +164,9 @@ class ScriptedValidation(Trainer):
         moments = [v for v in self.optimizer.variables if v.path.endswith(("_momentum", "_velocity"))]
         return [w.numpy() for w in self.model.weights], [m.numpy() for m in moments]
 
-    def _train_step_fn(self, global_batch):  # asked for at the start of every epoch
+    def train_step(self, global_batch):  # asked for at the start of every epoch
         self.starts.append(self._state())
-        return super()._train_step_fn(global_batch)
+        return super().train_step(global_batch)
 
     def validate(self, dataset):
         self.ends.append(self._state())
@@ -153,13 +174,26 @@ class ScriptedValidation(Trainer):
 
 
 def test_a_new_stage_continues_from_the_latest_weights_and_adam_state(toy_root, tmp_path):
-    config = tiny("U1", toy_root, tmp_path, epoch_it=3, max_epochs=None, worse_epochs=1,
-                  schedule=[[1, 1e-3], [2, 1e-4]], num_initial_filters=4)
-    trainer = ScriptedValidation([1.0, 2.0, 3.0], config, "stages")  # epoch 2 is worse: stage 2 starts after it
+    config = tiny(
+        "U1",
+        toy_root,
+        tmp_path,
+        epoch_it=3,
+        max_epochs=None,
+        worse_epochs=1,
+        schedule=[[1, 1e-3], [2, 1e-4]],
+        num_initial_filters=4,
+    )
+    trainer = ScriptedValidation(
+        [1.0, 2.0, 3.0], config, "stages"
+    )  # epoch 2 is worse: stage 2 starts after it
     trainer.fit()
     assert len(trainer.starts) == len(trainer.ends) == 3
-    (best_weights, _), (last_weights, last_moments), (next_weights, next_moments) = \
-        trainer.ends[0], trainer.ends[1], trainer.starts[2]
+    (best_weights, _), (last_weights, last_moments), (next_weights, next_moments) = (
+        trainer.ends[0],
+        trainer.ends[1],
+        trainer.starts[2],
+    )
     assert len(last_moments) == 2 * len(trainer.model.trainable_weights)
     assert all(np.any(m != 0) for m in last_moments)  # Adam has moments to lose
     for last, following in zip(last_weights + last_moments, next_weights + next_moments):
@@ -167,7 +201,9 @@ def test_a_new_stage_continues_from_the_latest_weights_and_adam_state(toy_root, 
     saved_best = keras.saving.load_model(os.path.join(config["model_base_dir"], "stages", "best.keras"))
     for best, saved in zip(best_weights, saved_best.get_weights()):
         np.testing.assert_array_equal(saved, best)  # best.keras is epoch 1's model ...
-    assert any(not np.array_equal(b, n) for b, n in zip(best_weights, next_weights))  # ... and stage 2 ignores it
+    assert any(
+        not np.array_equal(b, n) for b, n in zip(best_weights, next_weights)
+    )  # ... and stage 2 ignores it
 
 
 RUN = """
@@ -180,8 +216,12 @@ print("RESULT", json.dumps(result), flush=True)
 
 def run_training(config, experiment_id, kill_after_checkpoints=None):
     """Train in a subprocess; with ``kill_after_checkpoints``, kill -9 it once that many exist."""
-    process = subprocess.Popen([sys.executable, "-c", RUN, json.dumps(config), experiment_id],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN, json.dumps(config), experiment_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     if kill_after_checkpoints is None:
         output, _ = process.communicate(timeout=600)
         assert process.returncode == 0, output
@@ -190,6 +230,7 @@ def run_training(config, experiment_id, kill_after_checkpoints=None):
     while len(glob.glob(os.path.join(folder, "ckpt-*.index"))) < kill_after_checkpoints:
         assert process.poll() is None, "training ended before it could be killed"
         import time
+
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -213,7 +254,10 @@ def test_kill_and_rerun_ends_like_an_uninterrupted_run(toy_root, tmp_path):
     for name in straight:
         np.testing.assert_allclose(resumed[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
     runs = config["model_base_dir"]
-    with open(os.path.join(runs, "straight", "result.json")) as a, open(os.path.join(runs, "killed", "result.json")) as b:
+    with (
+        open(os.path.join(runs, "straight", "result.json")) as a,
+        open(os.path.join(runs, "killed", "result.json")) as b,
+    ):
         first, second = json.load(a), json.load(b)
     assert first["steps"] == second["steps"] == 18
     assert first["best_validation_loss"] == pytest.approx(second["best_validation_loss"], rel=1e-5)
@@ -243,12 +287,15 @@ from wavenet_j.training import Trainer
 from wavenet_j.data.pipeline import get_dataset
 config = json.loads(sys.argv[1])
 results = {}
-for name, strategy in (("one", tf.distribute.get_strategy()), ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))):
+two_cpus = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+strategies = {"one": tf.distribute.get_strategy(), "two": two_cpus}
+for name, strategy in strategies.items():
     trainer = Trainer(config, name, strategy=strategy)
-    step = trainer._train_step_fn(config["batch_size"])
+    step = trainer.train_step(config["batch_size"])
     losses = []
     for mix, targets in get_dataset(config, "train").take(3):
-        distributed = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors((mix, targets)))))
+        batch = tf.data.Dataset.from_tensors((mix, targets))
+        distributed = next(iter(strategy.experimental_distribute_dataset(batch)))
         losses.append(float(step(*distributed)))
     results[name] = (losses, [w.numpy() for w in trainer.model.weights])
 assert strategy.num_replicas_in_sync == 2
@@ -262,8 +309,9 @@ print("SAME")
 
 def test_two_logical_devices_train_like_one(toy_root, tmp_path):
     config = tiny("U1", toy_root, tmp_path, num_initial_filters=4)
-    result = subprocess.run([sys.executable, "-c", TWO_DEVICES, json.dumps(config)], capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", TWO_DEVICES, json.dumps(config)], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0 and "SAME" in result.stdout, result.stdout + result.stderr[-3000:]
 
 
@@ -277,8 +325,18 @@ def test_unwritable_model_base_dir_is_named_before_any_work(toy_root, tmp_path):
 def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path):
     script = os.path.join(HERE, "..", "experiments", "train.py")
     config = tiny("J1", toy_root, tmp_path, epoch_it=2)
-    updates = [f"cfg.model_config.{key}={json.dumps(config[key])}" for key in (
-        "num_frames", "batch_size", "epoch_it", "musdb_path", "data_path", "model_base_dir", "log_dir")]
+    updates = [
+        f"cfg.model_config.{key}={json.dumps(config[key])}"
+        for key in (
+            "num_frames",
+            "batch_size",
+            "epoch_it",
+            "musdb_path",
+            "data_path",
+            "model_base_dir",
+            "log_dir",
+        )
+    ]
     command = [sys.executable, script, "-l", "ERROR", "with", "cfg.J1", "cfg.tiny", *updates]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -291,25 +349,41 @@ def test_train_script_writes_the_best_model_and_sacred_record(toy_root, tmp_path
         assert json.load(handle)["cfg"]["model_config"]["freeze_encoder"] is True
     assert (run / "sacred" / "1" / "split.json").exists()
     with pytest.raises(subprocess.CalledProcessError):
-        subprocess.run([sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300)
+        subprocess.run(
+            [sys.executable, script, "with", "cfg.J9"], capture_output=True, check=True, timeout=300
+        )
     # The same overrides through ``wavenet-j train`` make the same run.
     cli = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
-    sets = [f"--set={update[len('cfg.model_config.'):]}" for update in updates]
-    result = subprocess.run([cli, "train", "J1", "tiny", *sets, "--id", "8"], capture_output=True, text=True,
-                            timeout=600, cwd=tmp_path)
+    sets = [f"--set={update[len('cfg.model_config.') :]}" for update in updates]
+    result = subprocess.run(
+        [cli, "train", "J1", "tiny", *sets, "--id", "8"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     for record in ("model_config.json", "split.json"):
         assert (run / record).read_text() == (tmp_path / "runs" / "8" / record).read_text()
 
 
-@pytest.mark.parametrize("arguments, experiment_id", [
-    ([], "U1"), (["with", "cfg.J1"], "J1"), (["with", "cfg.J1", "cfg.tiny"], "J1+tiny"),
-    (["with", "cfg.J1", "cfg.experiment_id=j1"], "j1"), (["with", "cfg.J1", "cfg.experiment_id=7"], 7),
-])
-def test_the_default_experiment_id_names_the_named_configs_and_a_given_one_needs_no_warning(arguments, experiment_id):
+@pytest.mark.parametrize(
+    "arguments, experiment_id",
+    [
+        ([], "U1"),
+        (["with", "cfg.J1"], "J1"),
+        (["with", "cfg.J1", "cfg.tiny"], "J1+tiny"),
+        (["with", "cfg.J1", "cfg.experiment_id=j1"], "j1"),
+        (["with", "cfg.J1", "cfg.experiment_id=7"], 7),
+    ],
+)
+def test_the_default_experiment_id_names_the_named_configs_and_a_given_one_needs_no_warning(
+    arguments, experiment_id
+):
     script = os.path.join(HERE, "..", "experiments", "train.py")
-    result = subprocess.run([sys.executable, script, "print_config", *arguments], capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, script, "print_config", *arguments], capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     printed = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)  # without Sacred's colours
     assert re.search(rf"experiment_id = {re.escape(repr(experiment_id))}\s", printed)
@@ -321,19 +395,27 @@ def first_step_losses(config):
     from wavenet_j.data.pipeline import get_dataset
 
     trainer = Trainer(config, "steps")
-    step = trainer._train_step_fn(config["batch_size"])
+    step = trainer.train_step(config["batch_size"])
     return [float(step(mix, targets)) for mix, targets in get_dataset(config, "train").take(3)], trainer
 
 
 def test_xla_step_gives_the_same_numbers(toy_root, tmp_path):
-    losses = {jit: first_step_losses(tiny("J1", toy_root, tmp_path / str(jit), jit_compile=jit,
-                                          num_initial_filters=4))[0] for jit in (False, True)}
+    losses = {
+        jit: first_step_losses(
+            tiny("J1", toy_root, tmp_path / str(jit), jit_compile=jit, num_initial_filters=4)
+        )[0]
+        for jit in (False, True)
+    }
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
 
 
 def test_missing_corpus_is_named_before_any_work(tmp_path):
-    config = dict(resolve_config(["U1", "tiny"]), musdb_path=str(tmp_path / "nowhere"),
-                  model_base_dir=str(tmp_path / "runs"), log_dir=str(tmp_path / "logs"))
+    config = dict(
+        resolve_config(["U1", "tiny"]),
+        musdb_path=str(tmp_path / "nowhere"),
+        model_base_dir=str(tmp_path / "runs"),
+        log_dir=str(tmp_path / "logs"),
+    )
     with pytest.raises(ValueError, match="nowhere.* does not exist"):
         Trainer(config, "run")
     with pytest.raises(ValueError, match="musdb_path'\\] is not set"):
@@ -342,12 +424,16 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
 
 
 def test_a_finished_run_says_so_and_returns_its_result_without_training(toy_root, tmp_path, capsys):
-    config = tiny("U1", toy_root, tmp_path, epoch_it=2, num_initial_filters=4, schedule=[[1, 1e-3], [2, 1e-4]])
+    config = tiny(
+        "U1", toy_root, tmp_path, epoch_it=2, num_initial_filters=4, schedule=[[1, 1e-3], [2, 1e-4]]
+    )
     result = Trainer(config, "done").fit()
     assert f"starting run {os.path.join(config['model_base_dir'], 'done')}" in capsys.readouterr().out
     assert Trainer(config, "done").fit() == result
     said = capsys.readouterr().out
-    assert re.search(r"run .*done is finished \(all 2 stages\): best model .*best\.keras, result .*result\.json", said)
+    assert re.search(
+        r"run .*done is finished \(all 2 stages\): best model .*best\.keras, result .*result\.json", said
+    )
     assert "resuming" not in said and "stage 3" not in said
 
 
@@ -357,7 +443,9 @@ def test_mixed_precision_training_steps_stay_close_to_float32(policy, toy_root, 
 
     losses = {}
     for precision in (None, policy):
-        config = tiny("U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4)
+        config = tiny(
+            "U1", toy_root, tmp_path / str(precision), mixed_precision=precision, num_initial_filters=4
+        )
         losses[precision], trainer = first_step_losses(config)
         assert all(w.dtype == "float32" for w in trainer.model.weights)
         validation_loss, per_source = trainer.validate(get_dataset(config, "valid"))

@@ -9,6 +9,7 @@ names in the original's order (``tf.layers.conv1d``, ``conv2d``, ``conv2d_transp
 written by ``tf.compat.v1.train.Saver`` with Adam slots and global_step beside the model
 variables, as a training run leaves them.
 """
+
 import collections
 import functools
 
@@ -35,7 +36,9 @@ class _Convs:
         name = "conv1d" + (f"_{self.count}" if self.count else "")
         self.count += 1
         with v1.variable_scope(name):
-            kernel = v1.get_variable("kernel", [width, x.shape[-1], filters], initializer=v1.glorot_uniform_initializer())
+            kernel = v1.get_variable(
+                "kernel", [width, x.shape[-1], filters], initializer=v1.glorot_uniform_initializer()
+            )
             # Non-zero biases, so that a wrong bias mapping cannot pass unnoticed.
             bias = v1.get_variable("bias", [filters], initializer=v1.random_normal_initializer(stddev=0.05))
         y = tf.nn.conv1d(x, kernel, stride=1, padding=padding.upper()) + bias
@@ -44,7 +47,7 @@ class _Convs:
 
 def _crop(x, length):
     start = (x.shape[1] - length) // 2
-    return x[:, start:start + length, :]
+    return x[:, start : start + length, :]
 
 
 def _learned_interpolation(x, padding, index):
@@ -70,7 +73,9 @@ def original_separator(mix, config, training=False):
     with v1.variable_scope("separator"):
         x, skips = mix, []
         for level in range(levels):
-            x = conv(x, filters * (level + 1), config["filter_size"], padding, _leaky_relu)  # the first one too
+            x = conv(
+                x, filters * (level + 1), config["filter_size"], padding, _leaky_relu
+            )  # the first one too
             skips.append(x)
             x = x[:, ::2, :]
         x = conv(x, filters * (levels + 1), config["filter_size"], padding, _leaky_relu)
@@ -88,8 +93,10 @@ def original_separator(mix, config, training=False):
         if config["output_activation"] == "tanh":
             activation = tf.tanh
         else:
+
             def activation(y):
                 return _clip(y, training)
+
         sources, channels = config["source_names"], config["num_channels"]
         width = config["output_filter_size"]
         if config["output_type"] == "direct":
@@ -118,10 +125,12 @@ def _batch_norm(x, scope, activation):
         features = [x.shape[-1]]
         beta = v1.get_variable("beta", features, initializer=v1.random_normal_initializer(stddev=0.1))
         # Not the initial 0 and 1, so that a wrong mapping of the statistics cannot pass unnoticed.
-        mean = v1.get_variable("moving_mean", features, trainable=False,
-                               initializer=v1.random_normal_initializer(stddev=0.1))
-        variance = v1.get_variable("moving_variance", features, trainable=False,
-                                   initializer=v1.random_uniform_initializer(0.5, 1.5))
+        mean = v1.get_variable(
+            "moving_mean", features, trainable=False, initializer=v1.random_normal_initializer(stddev=0.1)
+        )
+        variance = v1.get_variable(
+            "moving_variance", features, trainable=False, initializer=v1.random_uniform_initializer(0.5, 1.5)
+        )
     return activation(tf.nn.batch_normalization(x, mean, variance, beta, None, 1e-3))
 
 
@@ -141,7 +150,8 @@ def _strided(x, scope, filters, transposed=False, activation=None):
 
 
 def original_spectrogram_separator(mix, config):
-    """The original's spectrogram U-Net at inference: ``{source: audio}`` for a ``[B, T, 1]`` mix placeholder."""
+    """The original's spectrogram U-Net at inference: ``{source: audio}`` for a ``[B, T, 1]`` mix
+    placeholder."""
     window = functools.partial(tf.signal.hann_window, periodic=True)
     stfts = tf.signal.stft(tf.squeeze(mix, 2), 1024, 768, 1024, window_fn=window)
     magnitude, angle = tf.abs(stfts), tf.math.angle(stfts)
@@ -153,16 +163,18 @@ def original_spectrogram_separator(mix, config):
         for source in config["source_names"]:
             x, skips = features, []
             for level in range(levels):
-                x = _batch_norm(_strided(x, scope, filters * 2 ** level), scope, _leaky_relu)
+                x = _batch_norm(_strided(x, scope, filters * 2**level), scope, _leaky_relu)
                 skips.append(x)
             for level in reversed(range(levels - 1)):
-                x = _batch_norm(_strided(x, scope, filters * 2 ** level, transposed=True), scope, tf.nn.relu)
+                x = _batch_norm(_strided(x, scope, filters * 2**level, transposed=True), scope, tf.nn.relu)
                 x = tf.concat([skips[level], x], axis=3)  # dropout is off at inference
             mask = _strided(x, scope, 1, transposed=True, activation=tf.sigmoid)
             mask = tf.squeeze(tf.pad(mask, [(0, 0), (0, 0), (0, 1), (0, 0)], constant_values=0.5), 3)
             spectrum = tf.complex(magnitude * mask, 0.0) * tf.exp(tf.complex(0.0, angle))
             inverse_window = tf.signal.inverse_stft_window_fn(768, forward_window_fn=window)
-            outputs[source] = tf.signal.inverse_stft(spectrum, 1024, 768, 1024, window_fn=inverse_window)[..., None]
+            outputs[source] = tf.signal.inverse_stft(spectrum, 1024, 768, 1024, window_fn=inverse_window)[
+                ..., None
+            ]
     return outputs
 
 
@@ -170,7 +182,9 @@ def save_original_checkpoint(model_config, directory, mix, seed=0):
     """Build the original graph, save a checkpoint as training would, return (prefix, outputs on ``mix``)."""
     config = complete_config(model_config)
     input_frames, _ = get_padding(config)
-    separator = original_spectrogram_separator if config["network"] == "unet_spectrogram" else original_separator
+    separator = (
+        original_spectrogram_separator if config["network"] == "unet_spectrogram" else original_separator
+    )
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(seed)

@@ -1,4 +1,5 @@
 """Write files so that a crash or kill never leaves something that looks complete but is not."""
+
 import contextlib
 import glob
 import os
@@ -29,8 +30,9 @@ def atomic_path(path):
 def remove_partials(path):
     """Remove the staging folders a killed writer of ``path`` left beside it."""
     path = os.path.abspath(os.fspath(path))
-    for staging in glob.glob(os.path.join(glob.escape(os.path.dirname(path)),
-                                          f".{glob.escape(os.path.basename(path))}.partial-*")):
+    for staging in glob.glob(
+        os.path.join(glob.escape(os.path.dirname(path)), f".{glob.escape(os.path.basename(path))}.partial-*")
+    ):
         shutil.rmtree(staging, ignore_errors=True)
 
 

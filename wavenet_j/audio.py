@@ -1,4 +1,5 @@
 """Reading any audio file ffmpeg can decode, and fitting audio to a model's channels."""
+
 import os
 import warnings
 
@@ -25,12 +26,18 @@ def read_audio(path):
         import librosa
 
         try:
-            with warnings.catch_warnings():  # librosa announces its fallback to audioread, which is the plan here
+            with (
+                warnings.catch_warnings()
+            ):  # librosa announces its fallback to audioread, which is the plan here
                 warnings.simplefilter("ignore")
                 audio, rate = librosa.load(path, sr=None, mono=False, dtype=np.float32)
         except Exception as error:  # audioread raises backend-specific types, often without a message
-            reason = "the file is empty" if not os.path.getsize(path) else str(error) or (
-                "neither libsndfile nor ffmpeg can decode it: not audio, or a format they do not know")
+            reason = (
+                "the file is empty"
+                if not os.path.getsize(path)
+                else str(error)
+                or ("neither libsndfile nor ffmpeg can decode it: not audio, or a format they do not know")
+            )
             raise AudioError(f"cannot read audio file {path!r}: {reason}") from error
         audio = np.atleast_2d(audio).T
     if audio.size == 0:
@@ -50,6 +57,8 @@ def to_model_channels(audio, channels):
     if audio.shape[-1] == 1:
         return np.repeat(audio, channels, axis=-1)
     if audio.shape[-1] != channels:
-        raise ValueError(f"a stereo model cannot separate a mix with {audio.shape[-1]} channels; "
-                         f"downmix it to stereo or mono first")
+        raise ValueError(
+            f"a stereo model cannot separate a mix with {audio.shape[-1]} channels; "
+            f"downmix it to stereo or mono first"
+        )
     return audio

@@ -3,6 +3,7 @@
 A user error (a bad option, a missing file, an unknown config key) ends with one line,
 ``wavenet-j <command>: <what is wrong>``, and exit status 1; a traceback means a bug.
 """
+
 import argparse
 import json
 import os
@@ -29,8 +30,16 @@ def _user_errors():
     from wavenet_j.studies import StudyError
     from wavenet_j.training import TrainingError
 
-    return (AudioError, ConfigError, DataError, EvaluationError, CheckpointMismatch, StudyError,
-            TrainingError, OSError)
+    return (
+        AudioError,
+        ConfigError,
+        DataError,
+        EvaluationError,
+        CheckpointMismatch,
+        StudyError,
+        TrainingError,
+        OSError,
+    )
 
 
 def _shard(text):
@@ -68,7 +77,8 @@ def _models(args):
     """``[(name, path, model_config or None)]`` from ``--model`` and ``--original-ckpt``/``--config``."""
     if args.original_ckpt and not args.config:
         raise argparse.ArgumentTypeError(
-            "--original-ckpt needs --config (the checkpoint's named config, or its JSON)")
+            "--original-ckpt needs --config (the checkpoint's named config, or its JSON)"
+        )
     paths = args.model if isinstance(args.model, list) else [args.model] if args.model else []
     models = [(_model_name(path), path, None) for path in paths]
     if args.original_ckpt:
@@ -92,10 +102,10 @@ def _list_models(args):
 
 def _train(args):
     from wavenet_j.configs import parse_overrides, resolve_config
-    from wavenet_j.training import Trainer
+    from wavenet_j.training import train
 
     config = resolve_config(args.names, parse_overrides(args.set))
-    result = Trainer(config, args.id or "+".join(args.names)).fit()
+    result = train(config, args.id or "+".join(args.names))
     print(f"best model: {result['best_model']}\nTensorBoard: tensorboard --logdir {result['log_dir']}")
 
 
@@ -122,46 +132,73 @@ def _separate(args):
 
     from wavenet_j.audio import AudioError
     from wavenet_j.interop import load_separator
-    from wavenet_j.separation import separate_file, stem_paths
 
     ((_, path, config),) = _models(args)
-    model, config = load_separator(path, config)
-    ext = "flac" if args.flac else "wav"
+    model, _ = load_separator(path, config)
     songs = list(dict.fromkeys(args.songs))
-    stems, writers = {}, {}
-    try:
-        for song in songs:
-            stems[song] = stem_paths(song, args.output, model.output, args.filename, ext)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
-    for song, paths in stems.items():  # before anything is separated: no song may overwrite another's stems
-        for stem in paths.values():
-            if writers.setdefault(stem, song) != song:
-                raise argparse.ArgumentTypeError(
-                    f"{writers[stem]!r} and {song!r} would both write {stem!r}; give a --filename that tells "
-                    f"them apart, e.g. '{{parent}}/{{track}}/{{source}}.{{ext}}'")
+    stems = _stems_of(songs, model, args)
     failed = []
     for number, song in enumerate(songs, 1):
         if not args.overwrite and all(os.path.exists(stem) for stem in stems[song].values()):
             tqdm.write(f"{song}: its stems exist, skipped (--overwrite separates it again)")
             continue
-        with tqdm(desc=f"song {number}/{len(songs)}", unit="s", bar_format="{desc}: {percentage:3.0f}% "
-                  "{n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]", total=1, leave=False) as bar:
-            def progress(done, total):
-                bar.total, bar.n = total, done
-                bar.refresh()
-            try:
-                separate_file(model, song, args.output, template=args.filename, ext=ext,
-                              encoding=args.encoding, clipping=args.clipping, progress=progress,
-                              **_separation(args))
-            except AudioError as error:
-                failed.append(song)
-                tqdm.write(f"wavenet-j separate: {error}", file=sys.stderr)
-                continue
+        try:
+            _separate_song(model, song, f"song {number}/{len(songs)}", args)
+        except AudioError as error:
+            failed.append(song)
+            tqdm.write(f"wavenet-j separate: {error}", file=sys.stderr)
+            continue
         tqdm.write(f"{song} -> {', '.join(stems[song].values())}")
     if failed:
-        sys.exit(f"wavenet-j separate: {len(failed)} of {len(songs)} songs failed: "
-                 f"{', '.join(map(repr, failed))}")
+        sys.exit(
+            f"wavenet-j separate: {len(failed)} of {len(songs)} songs failed: {', '.join(map(repr, failed))}"
+        )
+
+
+def _stems_of(songs, model, args):
+    """``{song: {source: path}}``, refused before anything is separated if two songs would share a file."""
+    from wavenet_j.separation import stem_paths
+
+    ext = "flac" if args.flac else "wav"
+    try:
+        stems = {song: stem_paths(song, args.output, model.output, args.filename, ext) for song in songs}
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
+    writers = {}
+    for song, paths in stems.items():
+        for stem in paths.values():
+            if writers.setdefault(stem, song) != song:
+                raise argparse.ArgumentTypeError(
+                    f"{writers[stem]!r} and {song!r} would both write {stem!r}; give a --filename that tells "
+                    f"them apart, e.g. '{{parent}}/{{track}}/{{source}}.{{ext}}'"
+                )
+    return stems
+
+
+def _separate_song(model, song, label, args):
+    """One song's stems, with a progress bar in seconds of audio."""
+    from tqdm import tqdm
+
+    from wavenet_j.separation import separate_file
+
+    bar_format = "{desc}: {percentage:3.0f}% {n:.0f}/{total:.0f} s of audio [{elapsed}<{remaining}]"
+    with tqdm(desc=label, unit="s", bar_format=bar_format, total=1, leave=False) as bar:
+
+        def progress(done, total):
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        separate_file(
+            model,
+            song,
+            args.output,
+            template=args.filename,
+            ext="flac" if args.flac else "wav",
+            encoding=args.encoding,
+            clipping=args.clipping,
+            progress=progress,
+            **_separation(args),
+        )
 
 
 def _evaluate(args):
@@ -175,20 +212,32 @@ def _evaluate(args):
     models = _models(args)
     if not models:
         raise argparse.ArgumentTypeError(
-            "give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME")
+            "give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME"
+        )
     columns = {}
     for name, path, config in models:
         estimates = os.path.join(args.estimates, name) if args.estimates else None
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
-            columns.update(evaluate_model(path, os.path.join(args.output, name), args.musdb,
-                                          model_config=config, subset=args.subset,
-                                          separation=_separation(args), shard=args.shard,
-                                          workers=args.workers, progress=lambda _: bar.update(),
-                                          estimates_dir=estimates))
+            columns.update(
+                evaluate_model(
+                    path,
+                    os.path.join(args.output, name),
+                    args.musdb,
+                    model_config=config,
+                    subset=args.subset,
+                    separation=_separation(args),
+                    shard=args.shard,
+                    workers=args.workers,
+                    progress=lambda _: bar.update(),
+                    estimates_dir=estimates,
+                )
+            )
     table = markdown_table(columns)
     write_text(os.path.join(args.output, "comparison.md"), table)
-    sdr_violins({name: load_scores(os.path.join(args.output, name), args.subset) for name, _, _ in models},
-                os.path.join(args.output, "sdr_violins"))
+    sdr_violins(
+        {name: load_scores(os.path.join(args.output, name), args.subset) for name, _, _ in models},
+        os.path.join(args.output, "sdr_violins"),
+    )
     print(table)
 
 
@@ -199,14 +248,19 @@ def _results(paths, subset):
 
     results = {}
     for path in paths:
-        folders = [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir()) \
-            if os.path.isdir(path) else []
-        found = {os.path.basename(os.path.normpath(folder)): load_scores(folder, subset)
-                 for folder in folders}
+        folders = (
+            [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir())
+            if os.path.isdir(path)
+            else []
+        )
+        found = {
+            os.path.basename(os.path.normpath(folder)): load_scores(folder, subset) for folder in folders
+        }
         found = {name: scores for name, scores in found.items() if scores}
         if not found:
             raise argparse.ArgumentTypeError(
-                f"no museval scores ({subset}/*.json) in {path!r} or its subfolders")
+                f"no museval scores ({subset}/*.json) in {path!r} or its subfolders"
+            )
         results.update(found)
     return results
 
@@ -222,7 +276,8 @@ def _plot(args):
     rates = {rate for _, rate in audio.values()}
     if len(rates) > 1:
         raise argparse.ArgumentTypeError(
-            f"the --spectrogram files must share one rate, not {sorted(rates)} Hz")
+            f"the --spectrogram files must share one rate, not {sorted(rates)} Hz"
+        )
     written = sdr_violins(results, os.path.join(args.output, "sdr_violins")) if results else []
     if audio:
         common = os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in audio])
@@ -237,8 +292,13 @@ def _base(names):
 
 
 def _duration(seconds):
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else \
-        f"{seconds / 3600:.1f} h"
+    return (
+        f"{seconds:.0f} s"
+        if seconds < 120
+        else f"{seconds / 60:.0f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
 
 
 def _print_plan(rows):
@@ -250,13 +310,23 @@ def _print_plan(rows):
             continue
         (low, high), (fast, slow) = row["steps"], row["seconds"]
         steps = f"{low}" if low == high else f"{low}–{high}" if high else f">= {low}"
-        time = _duration(fast) if low == high else f"{_duration(fast)}–{_duration(slow)}" if high else \
-            f">= {_duration(fast)}"
-        print(f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) "
-              f"| {steps} | {time} |")
+        time = (
+            _duration(fast)
+            if low == high
+            else f"{_duration(fast)}–{_duration(slow)}"
+            if high
+            else f">= {_duration(fast)}"
+        )
+        print(
+            f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) "
+            f"| {steps} | {time} |"
+        )
     timed = {row["model"]: row["step_seconds"] for row in rows if "step_seconds" in row}
-    ratios = [f"{'J' + name[1:]}/{name} {timed['J' + name[1:]] / seconds:.2f}"
-              for name, seconds in timed.items() if name.startswith("U") and "J" + name[1:] in timed]
+    ratios = [
+        f"{'J' + name[1:]}/{name} {timed['J' + name[1:]] / seconds:.2f}"
+        for name, seconds in timed.items()
+        if name.startswith("U") and "J" + name[1:] in timed
+    ]
     if ratios:
         print(f"\nJ/U time per step: {', '.join(ratios)}")
     total = sum(row["seconds"][0] for row in rows if "seconds" in row)
@@ -270,15 +340,22 @@ def _study(args):
     pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
     if pairs and any(len(pair) != 2 for pair in pairs):
         raise argparse.ArgumentTypeError(f"pairs are written U/J, e.g. U1/J1; got {args.pairs}")
-    options = dict(base=_base(args.base), tables=not args.no_tables, study_id=args.study_id,
-                   overrides=parse_overrides(args.set), **({"pairs": pairs} if pairs else {}))
+    options = dict(
+        base=_base(args.base),
+        tables=not args.no_tables,
+        study_id=args.study_id,
+        overrides=parse_overrides(args.set),
+        **({"pairs": pairs} if pairs else {}),
+    )
     if args.plan:
         _print_plan(plan_study(args.output, shard=args.shard, **options))
         return
     report = run_study(args.output, windows=args.windows, shard=args.shard, merge=args.merge, **options)
     if args.shard:
-        print(f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['models'])} in {args.output}; "
-              f"run the study again without --shard (or with --merge) for the figures and tables")
+        print(
+            f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['models'])} in {args.output}; "
+            f"run the study again without --shard (or with --merge) for the figures and tables"
+        )
     else:
         with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
             print(handle.read())
@@ -299,9 +376,14 @@ def _search(args):
 
 
 def _add_overrides(parser):
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="a model_config override, values read as in Sacred (repeatable), "
-                             "e.g. --set musdb_path=/data/musdb18hq --set epoch_it=500")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model_config override, values read as in Sacred (repeatable), "
+        "e.g. --set musdb_path=/data/musdb18hq --set epoch_it=500",
+    )
 
 
 def _add_model_options(parser, several):
@@ -309,184 +391,297 @@ def _add_model_options(parser, several):
     several (``evaluate`` compares them)."""
     group = parser if several else parser.add_mutually_exclusive_group(required=True)
     repeatable = " (repeatable)" if several else ""
-    group.add_argument("--model", action="append" if several else "store", default=[] if several else None,
-                       help=f"a .keras model, e.g. checkpoints/<id>/best.keras{repeatable}")
-    group.add_argument("--original-ckpt",
-                       help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)")
-    parser.add_argument("--config", help="the original checkpoint's named config (e.g. full_44KHz) "
-                                         "or the JSON of its model_config")
+    group.add_argument(
+        "--model",
+        action="append" if several else "store",
+        default=[] if several else None,
+        help=f"a .keras model, e.g. checkpoints/<id>/best.keras{repeatable}",
+    )
+    group.add_argument(
+        "--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)"
+    )
+    parser.add_argument(
+        "--config",
+        help="the original checkpoint's named config (e.g. full_44KHz) or the JSON of its model_config",
+    )
 
 
 def _add_windows_option(parser, default):
-    parser.add_argument("--windows", choices=["original", "shared"], default=default,
-                        help="context models' window grid: 'original' (the original's predict_track, "
-                             "scores comparable with its and the paper's) or 'shared' (several times faster, "
-                             f"estimates slightly different); default: {default}")
+    parser.add_argument(
+        "--windows",
+        choices=["original", "shared"],
+        default=default,
+        help="context models' window grid: 'original' (the original's predict_track, "
+        "scores comparable with its and the paper's) or 'shared' (several times faster, "
+        f"estimates slightly different); default: {default}",
+    )
 
 
 def _add_separation_options(parser, windows):
-    parser.add_argument("--stages", type=_positive, default=1,
-                        help="progressive inference stages (models without context)")
+    parser.add_argument(
+        "--stages", type=_positive, default=1, help="progressive inference stages (models without context)"
+    )
     _add_windows_option(parser, windows)
-    parser.add_argument("--bf16", action="store_true",
-                        help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic")
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="compute in bfloat16: about 2x faster where the processor has bf16 arithmetic",
+    )
 
 
 def _add_study_options(parser):
     """What ``study`` and ``search`` change in every model they train: ``--with`` as Sacred's ``with``."""
-    parser.add_argument("--with", dest="base", default="tiny", metavar="NAMES",
-                        help="named configs applied on top of every model, joined with '+' "
-                             "(default: tiny; '' for full size)")
+    parser.add_argument(
+        "--with",
+        dest="base",
+        default="tiny",
+        metavar="NAMES",
+        help="named configs applied on top of every model, joined with '+' (default: tiny; '' for full size)",
+    )
     _add_overrides(parser)
 
 
 def _command(commands, name, run, help, example):
-    parser = commands.add_parser(name, help=help, description=help, epilog=f"example:\n  {example}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = commands.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.set_defaults(run=run)
     return parser
 
 
 def _add_models_command(commands):
-    models = _command(commands, "models", _list_models,
-                      "parameters (trained / frozen), lengths and receptive field of named models",
-                      "wavenet-j models U1 J1 M4 J1+tiny")
-    models.add_argument("names", nargs="*", metavar="NAME",
-                        help="named configs, several joined with '+' (e.g. J1+tiny); "
-                             "default: every paper model")
+    models = _command(
+        commands,
+        "models",
+        _list_models,
+        "parameters (trained / frozen), lengths and receptive field of named models",
+        "wavenet-j models U1 J1 M4 J1+tiny",
+    )
+    models.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="named configs, several joined with '+' (e.g. J1+tiny); default: every paper model",
+    )
 
 
 def _add_train_command(commands):
-    train = _command(commands, "train", _train,
-                     "train a named model (as experiments/train.py with cfg.NAME)",
-                     "wavenet-j train J1 --set musdb_path=/data/musdb18hq --id j1")
-    train.add_argument("names", nargs="+", metavar="NAME",
-                       help="named configs, applied in order (e.g. J1 tiny)")
+    train = _command(
+        commands,
+        "train",
+        _train,
+        "train a named model (as experiments/train.py with cfg.NAME)",
+        "wavenet-j train J1 --set musdb_path=/data/musdb18hq --id j1",
+    )
+    train.add_argument(
+        "names", nargs="+", metavar="NAME", help="named configs, applied in order (e.g. J1 tiny)"
+    )
     _add_overrides(train)
-    train.add_argument("--id", help="the experiment id: run folder <model_base_dir>/<id>, resumed if it "
-                                    "exists (default: the names joined with '+', as experiments/train.py "
-                                    "names it)")
+    train.add_argument(
+        "--id",
+        help="the experiment id: run folder <model_base_dir>/<id>, resumed if it "
+        "exists (default: the names joined with '+', as experiments/train.py "
+        "names it)",
+    )
 
 
 def _add_import_original_command(commands):
-    original = _command(commands, "import-original", _import_original,
-                        "turn an original Wave-U-Net TF1 checkpoint into a .keras model",
-                        "wavenet-j import-original checkpoints/full_44KHz/full_44KHz-236118 "
-                        "--config full_44KHz -o m5_highsr.keras")
-    original.add_argument("checkpoint",
-                          help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), "
-                               "or its .index file")
-    original.add_argument("--config", required=True,
-                          help="the checkpoint's config: a named config (M4, full_44KHz, ...) or a JSON file "
-                               "of the original's model_config dict")
+    original = _command(
+        commands,
+        "import-original",
+        _import_original,
+        "turn an original Wave-U-Net TF1 checkpoint into a .keras model",
+        "wavenet-j import-original checkpoints/full_44KHz/full_44KHz-236118 "
+        "--config full_44KHz -o m5_highsr.keras",
+    )
+    original.add_argument(
+        "checkpoint",
+        help="checkpoint prefix (e.g. checkpoints/full_44KHz/full_44KHz-236118), or its .index file",
+    )
+    original.add_argument(
+        "--config",
+        required=True,
+        help="the checkpoint's config: a named config (M4, full_44KHz, ...) or a JSON file "
+        "of the original's model_config dict",
+    )
     original.add_argument("-o", "--output", required=True, help="where to write the .keras model")
 
 
 def _add_export_command(commands):
-    export = _command(commands, "export", _export,
-                      "write a .keras model as a SavedModel (serves without wavenet_j) or TFLite",
-                      "wavenet-j export checkpoints/j1/best.keras --format savedmodel -o j1_savedmodel")
+    export = _command(
+        commands,
+        "export",
+        _export,
+        "write a .keras model as a SavedModel (serves without wavenet_j) or TFLite",
+        "wavenet-j export checkpoints/j1/best.keras --format savedmodel -o j1_savedmodel",
+    )
     export.add_argument("model", help="a .keras model")
     export.add_argument("--format", choices=["savedmodel", "tflite"], default="savedmodel")
-    export.add_argument("-o", "--output", required=True,
-                        help="the SavedModel folder or .tflite file to write")
+    export.add_argument(
+        "-o", "--output", required=True, help="the SavedModel folder or .tflite file to write"
+    )
 
 
 def _add_separate_command(commands):
-    separate = _command(commands, "separate", _separate,
-                        "separate songs (any format ffmpeg reads) into stems",
-                        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras "
-                        "-o separated")
-    separate.add_argument("songs", nargs="+", metavar="SONG",
-                          help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), "
-                               "any rate and channels")
+    separate = _command(
+        commands,
+        "separate",
+        _separate,
+        "separate songs (any format ffmpeg reads) into stems",
+        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras -o separated",
+    )
+    separate.add_argument(
+        "songs",
+        nargs="+",
+        metavar="SONG",
+        help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), any rate and channels",
+    )
     _add_model_options(separate, several=False)
     _add_separation_options(separate, windows="shared")
-    separate.add_argument("-o", "--output", default="separated",
-                          help="stems go to OUTPUT/<--filename> "
-                               "(default: separated/<song name>/<source>.wav)")
-    separate.add_argument("--filename", default="{track}/{source}.{ext}",
-                          help="stem file names below OUTPUT, from {track} (the song's file name), "
-                               "{parent} (its folder's name), {source} and {ext}; "
-                               "default: {track}/{source}.{ext}")
-    separate.add_argument("--overwrite", action="store_true",
-                          help="separate songs whose stems exist again (default: skip them)")
-    separate.add_argument("--encoding", choices=["int16", "int24", "float32"],
-                          help="stem samples (default: float32 for float input files, else int16)")
+    separate.add_argument(
+        "-o",
+        "--output",
+        default="separated",
+        help="stems go to OUTPUT/<--filename> (default: separated/<song name>/<source>.wav)",
+    )
+    separate.add_argument(
+        "--filename",
+        default="{track}/{source}.{ext}",
+        help="stem file names below OUTPUT, from {track} (the song's file name), "
+        "{parent} (its folder's name), {source} and {ext}; "
+        "default: {track}/{source}.{ext}",
+    )
+    separate.add_argument(
+        "--overwrite", action="store_true", help="separate songs whose stems exist again (default: skip them)"
+    )
+    separate.add_argument(
+        "--encoding",
+        choices=["int16", "int24", "float32"],
+        help="stem samples (default: float32 for float input files, else int16)",
+    )
     separate.add_argument("--flac", action="store_true", help="write FLAC instead of WAV (int16 or int24)")
-    separate.add_argument("--clipping", choices=["clamp", "rescale"], default="clamp",
-                          help="integer stems beyond full scale: clamp those samples, or scale all stems "
-                               "of the song by one factor (either is reported); default: clamp")
+    separate.add_argument(
+        "--clipping",
+        choices=["clamp", "rescale"],
+        default="clamp",
+        help="integer stems beyond full scale: clamp those samples, or scale all stems "
+        "of the song by one factor (either is reported); default: clamp",
+    )
 
 
 def _add_evaluate_command(commands):
-    evaluate = _command(commands, "evaluate", _evaluate,
-                        "score models on MUSDB's test set: museval JSON per track, "
-                        "the paper's SDR statistics",
-                        "wavenet-j evaluate --musdb /data/musdb18hq --model checkpoints/j1/best.keras "
-                        "-o results")
+    evaluate = _command(
+        commands,
+        "evaluate",
+        _evaluate,
+        "score models on MUSDB's test set: museval JSON per track, the paper's SDR statistics",
+        "wavenet-j evaluate --musdb /data/musdb18hq --model checkpoints/j1/best.keras -o results",
+    )
     evaluate.add_argument("--musdb", required=True, help="MUSDB18 or MUSDB18-HQ root")
     _add_model_options(evaluate, several=True)
     _add_separation_options(evaluate, windows="original")
     evaluate.add_argument("--subset", default="test", help="MUSDB subset to score: test (default) or train")
     evaluate.add_argument("--workers", type=_positive, default=1, help="tracks scored in parallel processes")
-    evaluate.add_argument("--shard", type=_shard, default=(0, 1),
-                          help="i/n: every n-th track from the i-th (several machines)")
-    evaluate.add_argument("-o", "--output", default="results",
-                          help="results go to OUTPUT/<model>/, the SDR violin plots to "
-                               "OUTPUT/sdr_violins.png/.svg")
-    evaluate.add_argument("--estimates", metavar="DIR",
-                          help="also keep the estimates, as DIR/<model>/<subset>/<track>/<source>.wav: "
-                               "museval's eval_mus_dir(musdb.DB(...), 'DIR/<model>') scores them")
+    evaluate.add_argument(
+        "--shard", type=_shard, default=(0, 1), help="i/n: every n-th track from the i-th (several machines)"
+    )
+    evaluate.add_argument(
+        "-o",
+        "--output",
+        default="results",
+        help="results go to OUTPUT/<model>/, the SDR violin plots to OUTPUT/sdr_violins.png/.svg",
+    )
+    evaluate.add_argument(
+        "--estimates",
+        metavar="DIR",
+        help="also keep the estimates, as DIR/<model>/<subset>/<track>/<source>.wav: "
+        "museval's eval_mus_dir(musdb.DB(...), 'DIR/<model>') scores them",
+    )
 
 
 def _add_plot_command(commands):
-    plot = _command(commands, "plot", _plot,
-                    "violin plots of segment SDRs from evaluation results; "
-                    "spectrograms of a mix and its stems",
-                    "wavenet-j plot results -o figures --spectrogram song.wav separated/song/vocals.wav")
-    plot.add_argument("results", nargs="*", metavar="RESULTS",
-                      help="a model's results folder (holding test/*.json), "
-                           "or a folder of them (evaluate's -o)")
+    plot = _command(
+        commands,
+        "plot",
+        _plot,
+        "violin plots of segment SDRs from evaluation results; spectrograms of a mix and its stems",
+        "wavenet-j plot results -o figures --spectrogram song.wav separated/song/vocals.wav",
+    )
+    plot.add_argument(
+        "results",
+        nargs="*",
+        metavar="RESULTS",
+        help="a model's results folder (holding test/*.json), or a folder of them (evaluate's -o)",
+    )
     plot.add_argument("--subset", default="test")
-    plot.add_argument("--spectrogram", nargs="+", default=[], metavar="AUDIO",
-                      help="audio files (a mix, then stems) drawn as stacked spectrograms "
-                           "on one colour scale")
-    plot.add_argument("-o", "--output", default="figures",
-                      help="writes OUTPUT/sdr_violins.png/.svg and OUTPUT/spectrogram.png/.svg")
+    plot.add_argument(
+        "--spectrogram",
+        nargs="+",
+        default=[],
+        metavar="AUDIO",
+        help="audio files (a mix, then stems) drawn as stacked spectrograms on one colour scale",
+    )
+    plot.add_argument(
+        "-o",
+        "--output",
+        default="figures",
+        help="writes OUTPUT/sdr_violins.png/.svg and OUTPUT/spectrogram.png/.svg",
+    )
 
 
 def _add_study_command(commands):
-    study = _command(commands, "study", _study,
-                     "train and evaluate (U, J) pairs; the paper's figures, tables and correlations",
-                     'wavenet-j study --with "" --set musdb_path=/data/musdb18hq -o results/study')
+    study = _command(
+        commands,
+        "study",
+        _study,
+        "train and evaluate (U, J) pairs; the paper's figures, tables and correlations",
+        'wavenet-j study --with "" --set musdb_path=/data/musdb18hq -o results/study',
+    )
     _add_study_options(study)
     study.add_argument("--pairs", nargs="+", metavar="U/J", help="default: every pair the paper names")
     study.add_argument("--no-tables", action="store_true", help="skip Tables 1-3 (their extra models)")
     study.add_argument("--study-id", default="study", help="runs are <model_base_dir>/<study-id>-<model>")
     _add_windows_option(study, "original")
-    study.add_argument("--plan", action="store_true",
-                       help="print every run that would be trained or evaluated, what is reused, and "
-                            "estimated training times from a few timed steps of each model here; "
-                            "train nothing")
+    study.add_argument(
+        "--plan",
+        action="store_true",
+        help="print every run that would be trained or evaluated, what is reused, and "
+        "estimated training times from a few timed steps of each model here; "
+        "train nothing",
+    )
     machines = study.add_mutually_exclusive_group()
-    machines.add_argument("--shard", type=_shard,
-                          help="i/n: train and evaluate every n-th model from the i-th "
-                               "(one of n machines sharing OUTPUT); draws nothing")
-    machines.add_argument("--merge", action="store_true",
-                          help="train nothing: draw the figures and tables from what the shards wrote")
+    machines.add_argument(
+        "--shard",
+        type=_shard,
+        help="i/n: train and evaluate every n-th model from the i-th "
+        "(one of n machines sharing OUTPUT); draws nothing",
+    )
+    machines.add_argument(
+        "--merge",
+        action="store_true",
+        help="train nothing: draw the figures and tables from what the shards wrote",
+    )
     study.add_argument("-o", "--output", default="docs/study")
 
 
 def _add_search_command(commands):
-    search = _command(commands, "search", _search,
-                      "rank U variants by their J twins, train only the best as U",
-                      "wavenet-j search U2_2_5 U3_10 --top-k 1 --with tiny -o search")
+    search = _command(
+        commands,
+        "search",
+        _search,
+        "rank U variants by their J twins, train only the best as U",
+        "wavenet-j search U2_2_5 U3_10 --top-k 1 --with tiny -o search",
+    )
     search.add_argument("candidates", nargs="+", metavar="U_MODEL")
     _add_study_options(search)
     search.add_argument("--top-k", type=_positive, default=2)
-    search.add_argument("--plan", action="store_true",
-                        help="print the runs and their estimated training times; train nothing")
+    search.add_argument(
+        "--plan", action="store_true", help="print the runs and their estimated training times; train nothing"
+    )
     search.add_argument("-o", "--output", default="search")
 
 
@@ -495,9 +690,17 @@ def build_parser():
     parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
     parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for add_command in (_add_models_command, _add_train_command, _add_import_original_command,
-                        _add_export_command, _add_separate_command, _add_evaluate_command, _add_plot_command,
-                        _add_study_command, _add_search_command):
+    for add_command in (
+        _add_models_command,
+        _add_train_command,
+        _add_import_original_command,
+        _add_export_command,
+        _add_separate_command,
+        _add_evaluate_command,
+        _add_plot_command,
+        _add_study_command,
+        _add_search_command,
+    ):
         add_command(commands)
     return parser
 

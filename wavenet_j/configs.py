@@ -4,6 +4,7 @@ These plain dicts are the single definition of each model. ``Config.py`` at the 
 repository turns them into the Sacred ingredient ``cfg`` (``with cfg.J1 cfg.tiny``), and
 ``resolve_config`` gives the same result without Sacred, for notebooks and the CLI.
 """
+
 import ast
 import copy
 
@@ -75,8 +76,13 @@ SOURCE_NAMES = {
 _J = {"freeze_encoder": True}
 
 # The original Wave-U-Net (Stoller et al. 2018): its base is mono, direct output, 12 layers.
-_M1 = {"num_layers": 12, "mono_downmix": True, "output_type": "direct", "worse_epochs": 20,
-       "schedule": ORIGINAL_SCHEDULE}
+_M1 = {
+    "num_layers": 12,
+    "mono_downmix": True,
+    "output_type": "direct",
+    "worse_epochs": 20,
+    "schedule": ORIGINAL_SCHEDULE,
+}
 _M2 = dict(_M1, output_type="difference")
 _M3 = dict(_M2, context=True)
 _M4 = dict(_M3, mono_downmix=False)
@@ -91,16 +97,23 @@ _ORIGINAL_ONLY = {
     # width filter_size and only its get_padding reads input_filter_size, so its own shapes agree
     # only with input_filter_size 5 too.
     "baseline_context_smallfilter_deep": dict(
-        _M2, context=True, num_layers=14, filter_size=5, input_filter_size=5, merge_filter_size=1),
+        _M2, context=True, num_layers=14, filter_size=5, input_filter_size=5, merge_filter_size=1
+    ),
     # The Wave-U-Net at the spectrogram U-Net's rate and window length, with about as many parameters
     # (20.6 million against 19.6).
     "baseline_comparison": dict(
-        _M2, context=True, batch_size=4, num_frames=768 * 127 + 1024, expected_sr=8192,
-        num_initial_filters=34),
+        _M2, context=True, batch_size=4, num_frames=768 * 127 + 1024, expected_sr=8192, num_initial_filters=34
+    ),
     # num_frames: STFT hop * (128 frames - 1) + frame length
     "unet_spectrogram": dict(
-        _M1, network="unet_spectrogram", batch_size=4, num_layers=6, expected_sr=8192,
-        num_frames=768 * 127 + 1024, num_initial_filters=16),
+        _M1,
+        network="unet_spectrogram",
+        batch_size=4,
+        num_layers=6,
+        expected_sr=8192,
+        num_frames=768 * 127 + 1024,
+        num_initial_filters=16,
+    ),
 }
 _ORIGINAL_ONLY["unet_spectrogram_l1"] = dict(_ORIGINAL_ONLY["unet_spectrogram"], raw_audio_loss=False)
 
@@ -134,8 +147,15 @@ NAMED_CONFIGS = {
     **_ORIGINAL_ONLY,
     # Small enough to train on 2 CPU cores in minutes; keeps num_layers so every paper
     # variant (skip levels 7-9, Res paths on 10 skips) stays meaningful when combined.
-    "tiny": {"num_initial_filters": 8, "num_frames": 4096, "batch_size": 8, "epoch_it": 50, "worse_epochs": 2,
-             "max_epochs": 2, "musdb_path": "toy"},
+    "tiny": {
+        "num_initial_filters": 8,
+        "num_frames": 4096,
+        "batch_size": 8,
+        "epoch_it": 50,
+        "worse_epochs": 2,
+        "max_epochs": 2,
+        "musdb_path": "toy",
+    },
 }
 
 # The original codebase's own names: for M1-M6, and for its configs without an M number (themselves).
@@ -162,12 +182,28 @@ _CHOICES = {
     "output_activation": ("tanh", "linear"),
     "network": ("unet", "unet_spectrogram"),
 }
-_BOOLS = ("mono_downmix", "context", "freeze_encoder", "freeze_decoder", "augmentation", "jit_compile",
-          "raw_audio_loss")
+_BOOLS = (
+    "mono_downmix",
+    "context",
+    "freeze_encoder",
+    "freeze_decoder",
+    "augmentation",
+    "jit_compile",
+    "raw_audio_loss",
+)
 _POSITIVE_INTS = (
-    "expected_sr", "num_frames", "num_layers", "num_initial_filters", "filter_size",
-    "input_filter_size", "merge_filter_size", "output_filter_size", "num_stages",
-    "batch_size", "epoch_it", "worse_epochs",
+    "expected_sr",
+    "num_frames",
+    "num_layers",
+    "num_initial_filters",
+    "filter_size",
+    "input_filter_size",
+    "merge_filter_size",
+    "output_filter_size",
+    "num_stages",
+    "batch_size",
+    "epoch_it",
+    "worse_epochs",
 )
 _NON_NEGATIVE_INTS = ("res_path_units", "res_path_levels", "multires_levels", "seed")
 
@@ -188,10 +224,9 @@ def resolve_config(names, overrides=None):
         names = [names]
     config = copy.deepcopy(BASE_CONFIG)
     for name in names:
-        key = name[len("cfg."):] if name.startswith("cfg.") else name
+        key = name[len("cfg.") :] if name.startswith("cfg.") else name
         if key not in NAMED_CONFIGS:
-            raise ConfigError(
-                f"unknown named config {name!r}; known: {', '.join(sorted(NAMED_CONFIGS))}")
+            raise ConfigError(f"unknown named config {name!r}; known: {', '.join(sorted(NAMED_CONFIGS))}")
         config.update(copy.deepcopy(NAMED_CONFIGS[key]))
     config.update(copy.deepcopy(overrides or {}))
     return complete_config(config)
@@ -205,7 +240,8 @@ def parse_overrides(assignments):
         key, equals, text = assignment.partition("=")
         if not equals or not key.strip():
             raise ConfigError(
-                f"override {assignment!r} must be written key=value, e.g. musdb_path=/data/musdb18hq")
+                f"override {assignment!r} must be written key=value, e.g. musdb_path=/data/musdb18hq"
+            )
         try:
             value = ast.literal_eval(text.strip())
         except (ValueError, SyntaxError):
@@ -246,11 +282,13 @@ def complete_config(partial):
         raise ConfigError(
             "model_config['init_sup_sep_lr'] is the first stage's learning rate in model_config['schedule'] "
             f"here (one [batch size factor, learning rate] pair per stage, e.g. {PAPER_SCHEDULE}); "
-            "set that instead")
+            "set that instead"
+        )
     unknown = sorted(set(partial) - set(BASE_CONFIG) - set(DERIVED_KEYS))
     if unknown:
         raise ConfigError(
-            f"unknown model_config key(s) {unknown}; allowed keys: {', '.join(sorted(BASE_CONFIG))}")
+            f"unknown model_config key(s) {unknown}; allowed keys: {', '.join(sorted(BASE_CONFIG))}"
+        )
     config = copy.deepcopy(BASE_CONFIG)
     config.update(copy.deepcopy(partial))
     _validate_values(config)
@@ -259,7 +297,8 @@ def complete_config(partial):
         if key in partial and partial[key] != value:
             raise ConfigError(
                 f"model_config[{key!r}] is {partial[key]!r} but task={config['task']!r} and "
-                f"mono_downmix={config['mono_downmix']!r} give {value!r}; leave it out")
+                f"mono_downmix={config['mono_downmix']!r} give {value!r}; leave it out"
+            )
     config.update(derived)
     return config
 
@@ -315,11 +354,14 @@ def _validate_optional_values(config):
         if config[key] is not None and not isinstance(config[key], str):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")
     if config["mixed_precision"] not in (None, "mixed_float16", "mixed_bfloat16"):
-        raise ConfigError(f"model_config['mixed_precision'] = {config['mixed_precision']!r} must be None, "
-                          f"'mixed_float16' or 'mixed_bfloat16'")
+        raise ConfigError(
+            f"model_config['mixed_precision'] = {config['mixed_precision']!r} must be None, "
+            f"'mixed_float16' or 'mixed_bfloat16'"
+        )
     if config["musdb_is_wav"] not in (None, True, False):
         raise ConfigError(
-            f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None")
+            f"model_config['musdb_is_wav'] = {config['musdb_is_wav']!r} must be True, False or None"
+        )
 
 
 def _validate_numbers(config):
@@ -336,7 +378,8 @@ def _validate_filter_sizes(config):
         raise ConfigError(
             f"model_config['input_filter_size'] = {config['input_filter_size']} differs from filter_size = "
             f"{config['filter_size']}: the original's first conv has width filter_size and only its "
-            f"get_padding reads input_filter_size, so its shapes agree only when the two are equal")
+            f"get_padding reads input_filter_size, so its shapes agree only when the two are equal"
+        )
 
 
 def _validate_levels(config):
@@ -344,18 +387,19 @@ def _validate_levels(config):
     layers = config["num_layers"]
     for key in ("res_path_levels", "multires_levels"):
         if config[key] > layers:
-            raise ConfigError(
-                f"model_config[{key!r}] = {config[key]} exceeds num_layers = {layers}")
+            raise ConfigError(f"model_config[{key!r}] = {config[key]} exceeds num_layers = {layers}")
     if config["res_path_units"] and not config["res_path_levels"]:
         raise ConfigError(
-            "model_config['res_path_units'] > 0 needs res_path_levels > 0 (which skips get Res paths)")
+            "model_config['res_path_units'] > 0 needs res_path_levels > 0 (which skips get Res paths)"
+        )
     skips = config["skip_levels"]
     if skips is not None:
         levels = isinstance(skips, (list, tuple)) and all(_is_int(s) and -layers <= s < layers for s in skips)
         if not levels:
             raise ConfigError(
                 f"model_config['skip_levels'] = {skips!r} must be None or a list of encoder levels "
-                f"in [{-layers}, {layers - 1}] (negative counts from the deepest)")
+                f"in [{-layers}, {layers - 1}] (negative counts from the deepest)"
+            )
         config["skip_levels"] = list(skips)
 
 
@@ -363,8 +407,10 @@ def _validate_network(config):
     if config["network"] == "unet_spectrogram":
         _validate_spectrogram(config)
     elif not config["raw_audio_loss"]:
-        raise ConfigError("model_config['raw_audio_loss'] = False (L1 on magnitude spectrograms) needs "
-                          "network='unet_spectrogram': the Wave-U-Net estimates no spectrogram")
+        raise ConfigError(
+            "model_config['raw_audio_loss'] = False (L1 on magnitude spectrograms) needs "
+            "network='unet_spectrogram': the Wave-U-Net estimates no spectrogram"
+        )
 
 
 def _validate_context(config):
@@ -372,38 +418,53 @@ def _validate_context(config):
     if config["context"] and config["identity_loss_weight"]:
         raise ConfigError(
             "model_config['identity_loss_weight'] > 0 needs context=False: a clean source fed as input "
-            "must be as long as the output it is compared with")
+            "must be as long as the output it is compared with"
+        )
     if config["context"] and config["num_stages"] > 1:
         raise ConfigError(
             "model_config['num_stages'] > 1 needs context=False: a context model's output is shorter "
-            "than its input, so a stage's estimate cannot be fed back as the next stage's input")
+            "than its input, so a stage's estimate cannot be fed back as the next stage's input"
+        )
 
 
 def _validate_spectrogram(config):
     """The spectrogram U-Net is mono, as the original's, and has none of the Wave-U-Net's context or the
     J-Net paper's extensions."""
     if not config["mono_downmix"]:
-        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs mono_downmix=True: "
-                          "the original's spectrogram U-Net separates mono audio only")
+        raise ConfigError(
+            "model_config['network'] = 'unet_spectrogram' needs mono_downmix=True: "
+            "the original's spectrogram U-Net separates mono audio only"
+        )
     if config["context"]:
-        raise ConfigError("model_config['network'] = 'unet_spectrogram' needs context=False: "
-                          "its output is as long as its input")
+        raise ConfigError(
+            "model_config['network'] = 'unet_spectrogram' needs context=False: "
+            "its output is as long as its input"
+        )
     extensions = ("skip_levels", "res_path_units", "res_path_levels", "multires_levels")
     changed = {key: config[key] for key in extensions if config[key] != BASE_CONFIG[key]}
     if changed:
         raise ConfigError(f"model_config['network'] = 'unet_spectrogram' has no equivalent of {changed}")
     if not config["raw_audio_loss"] and (config["num_stages"] > 1 or config["identity_loss_weight"]):
-        raise ConfigError("model_config['raw_audio_loss'] = False needs num_stages=1 and "
-                          "identity_loss_weight=0: the original's magnitude loss compares one pass over "
-                          "the mix with the sources")
+        raise ConfigError(
+            "model_config['raw_audio_loss'] = False needs num_stages=1 and "
+            "identity_loss_weight=0: the original's magnitude loss compares one pass over "
+            "the mix with the sources"
+        )
 
 
 def _validate_schedule(schedule):
     def is_pair(pair):
-        return (isinstance(pair, (list, tuple)) and len(pair) == 2
-                and _is_int(pair[0]) and pair[0] >= 1 and _is_number(pair[1]) and pair[1] > 0)
+        return (
+            isinstance(pair, (list, tuple))
+            and len(pair) == 2
+            and _is_int(pair[0])
+            and pair[0] >= 1
+            and _is_number(pair[1])
+            and pair[1] > 0
+        )
 
     if not isinstance(schedule, (list, tuple)) or not schedule or not all(map(is_pair, schedule)):
         raise ConfigError(
             f"model_config['schedule'] = {schedule!r} must be a non-empty list of [batch size factor "
-            f"(integer >= 1), learning rate (> 0)] pairs, one per stage, e.g. {PAPER_SCHEDULE}")
+            f"(integer >= 1), learning rate (> 0)] pairs, one per stage, e.g. {PAPER_SCHEDULE}"
+        )

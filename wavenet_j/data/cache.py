@@ -6,6 +6,7 @@ never mixes. Each file is written under a temporary name and renamed when comple
 manifest lists only finished tracks, so a run killed at any point resumes: finished tracks are
 kept, a partial file is never trusted.
 """
+
 import dataclasses
 import hashlib
 import json
@@ -17,8 +18,14 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.audio import to_model_channels
-from wavenet_j.data.tracks import CCMIXTER_FILES, MUSDB_STEMS, ccmixter_tracks, musdb_tracks, read_ccmixter_track, \
-    read_musdb_track
+from wavenet_j.data.tracks import (
+    CCMIXTER_FILES,
+    MUSDB_STEMS,
+    ccmixter_tracks,
+    musdb_tracks,
+    read_ccmixter_track,
+    read_musdb_track,
+)
 
 MANIFEST = "manifest.json"
 
@@ -71,8 +78,11 @@ def _save_manifest(folder, tracks):
 def _cached(folder, items, model_config, description):
     """Cache every ``(name, read)`` item not already done; ``read()`` gives ``(rate, audio, sources)``."""
     os.makedirs(folder, exist_ok=True)
-    done = {name: entry for name, entry in _load_manifest(folder).items()
-            if os.path.exists(os.path.join(folder, entry["file"]))}
+    done = {
+        name: entry
+        for name, entry in _load_manifest(folder).items()
+        if os.path.exists(os.path.join(folder, entry["file"]))
+    }
     todo = [(name, read) for name, read in items if name not in done]
     for name, read in tqdm(todo, desc=description, unit="track", disable=not todo):
         rate, audio, sources = read()
@@ -82,23 +92,42 @@ def _cached(folder, items, model_config, description):
             np.save(temporary, audio)
         done[name] = {"file": file, "sources": list(sources), "samples": int(audio.shape[1])}
         _save_manifest(folder, done)
-    return [CachedTrack(name, os.path.join(folder, done[name]["file"]), tuple(done[name]["sources"]),
-                        done[name]["samples"]) for name, _ in items]
+    return [
+        CachedTrack(
+            name,
+            os.path.join(folder, done[name]["file"]),
+            tuple(done[name]["sources"]),
+            done[name]["samples"],
+        )
+        for name, _ in items
+    ]
 
 
 def musdb_cache(model_config, subset):
-    """The cached tracks of MUSDB18 / MUSDB18-HQ's ``subset`` ("train" or "test"), building what is missing."""
+    """The cached tracks of MUSDB18 / MUSDB18-HQ's ``subset`` ("train" or "test"), building what is
+    missing."""
     root = model_config["musdb_path"]
     tracks = musdb_tracks(root, subset, model_config["musdb_is_wav"])
-    items = [(track.name, lambda track=track: (*read_musdb_track(track), ("mixture",) + MUSDB_STEMS))
-             for track in tracks]
-    return _cached(os.path.join(cache_folder(model_config, "musdb", root), subset), items, model_config,
-                   f"caching MUSDB {subset}")
+    items = [
+        (track.name, lambda track=track: (*read_musdb_track(track), ("mixture",) + MUSDB_STEMS))
+        for track in tracks
+    ]
+    return _cached(
+        os.path.join(cache_folder(model_config, "musdb", root), subset),
+        items,
+        model_config,
+        f"caching MUSDB {subset}",
+    )
 
 
 def ccmixter_cache(model_config):
     """The cached CCMixter songs (voice task, training only), building what is missing."""
     root = model_config["ccmixter_path"]
-    items = [(os.path.basename(folder), lambda folder=folder: (*read_ccmixter_track(folder), tuple(CCMIXTER_FILES)))
-             for folder in ccmixter_tracks(root)]
+    items = [
+        (
+            os.path.basename(folder),
+            lambda folder=folder: (*read_ccmixter_track(folder), tuple(CCMIXTER_FILES)),
+        )
+        for folder in ccmixter_tracks(root)
+    ]
     return _cached(cache_folder(model_config, "ccmixter", root), items, model_config, "caching CCMixter")

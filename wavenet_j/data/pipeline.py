@@ -3,6 +3,7 @@
 Snippets are cut from the memory-mapped cache with NumPy, several generators in parallel, each
 seeded from the config's seed, so a given seed and epoch always give the same batches.
 """
+
 import os
 
 import numpy as np
@@ -22,8 +23,10 @@ def corpus_root(model_config):
     under ``data_path``. It touches no file: ``ensure_toy_corpus`` is what generates the toy corpus."""
     root = model_config["musdb_path"]
     if root is None:
-        raise ConfigError("model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
-                          "or use 'toy' for the generated toy corpus")
+        raise ConfigError(
+            "model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
+            "or use 'toy' for the generated toy corpus"
+        )
     return os.path.join(model_config["data_path"], "toy_musdb") if root == TOY else root
 
 
@@ -80,7 +83,7 @@ def _window(audio, start, length):
     lo, hi = max(start, 0), min(start + length, samples)
     out = np.zeros(audio.shape[:-2] + (length, audio.shape[-1]), np.float32)
     if hi > lo:
-        out[..., lo - start:hi - start, :] = audio[..., lo:hi, :]
+        out[..., lo - start : hi - start, :] = audio[..., lo:hi, :]
     return out
 
 
@@ -105,7 +108,7 @@ class _Snippets:
             mix = sources.sum(axis=0)
         else:
             mix = window[0]
-        targets = sources[:, self.offset:self.offset + self.output_frames]
+        targets = sources[:, self.offset : self.offset + self.output_frames]
         return mix, targets
 
 
@@ -114,8 +117,10 @@ def _signature(config, batch=None):
     input_frames, output_frames = get_padding(config)
     channels, sources = config["num_channels"], len(config["source_names"])
     shape = [] if batch is None else [batch]
-    return (tf.TensorSpec(shape + [input_frames, channels], tf.float32),
-            tf.TensorSpec(shape + [sources, output_frames, channels], tf.float32))
+    return (
+        tf.TensorSpec(shape + [input_frames, channels], tf.float32),
+        tf.TensorSpec(shape + [sources, output_frames, channels], tf.float32),
+    )
 
 
 def get_dataset(model_config, partition, batch_size=None, epoch=0, workers=2):
@@ -132,29 +137,43 @@ def get_dataset(model_config, partition, batch_size=None, epoch=0, workers=2):
     output_frames = snippets.output_frames
 
     if partition == "train":
+
         def generate(worker):
             rng = np.random.default_rng([config["seed"], epoch, int(worker)])
             while True:
-                picks = [(t, int(rng.integers(0, max(1, snippets.tracks[t].samples - output_frames + 1))))
-                         for t in rng.integers(0, len(snippets.tracks), size=batch_size)]
+                picks = [
+                    (t, int(rng.integers(0, max(1, snippets.tracks[t].samples - output_frames + 1))))
+                    for t in rng.integers(0, len(snippets.tracks), size=batch_size)
+                ]
                 mixes, targets = zip(*(snippets.cut(t, start, rng) for t, start in picks))
                 yield np.stack(mixes), np.stack(targets)
 
         dataset = tf.data.Dataset.range(workers).interleave(
             lambda worker: tf.data.Dataset.from_generator(
-                generate, args=(worker,), output_signature=_signature(config, batch_size)),
-            cycle_length=workers, num_parallel_calls=workers, deterministic=True)
+                generate, args=(worker,), output_signature=_signature(config, batch_size)
+            ),
+            cycle_length=workers,
+            num_parallel_calls=workers,
+            deterministic=True,
+        )
     else:
-        starts = [(t, start) for t, track in enumerate(snippets.tracks)
-                  for start in range(0, max(track.samples, 1), output_frames)]
+        starts = [
+            (t, start)
+            for t, track in enumerate(snippets.tracks)
+            for start in range(0, max(track.samples, 1), output_frames)
+        ]
 
         def generate():
             for t, start in starts:
                 yield snippets.cut(t, start)
 
-        dataset = tf.data.Dataset.from_generator(generate, output_signature=_signature(config)).batch(batch_size)
+        dataset = tf.data.Dataset.from_generator(generate, output_signature=_signature(config)).batch(
+            batch_size
+        )
 
     names = config["source_names"]
-    dataset = dataset.map(lambda mix, targets: (mix, {name: targets[:, i] for i, name in enumerate(names)}),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(
+        lambda mix, targets: (mix, {name: targets[:, i] for i, name in enumerate(names)}),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -8,6 +8,7 @@ rests, so the vocals have the near-silent stretches real vocals have. Separation
 
     python -m wavenet_j.data.toy -o data/toy_musdb [--train 6 --test 3 --seconds 10 --seed 0]
 """
+
 import argparse
 import os
 import shutil
@@ -19,9 +20,35 @@ import soundfile
 from wavenet_j.data.tracks import MUSDB_STEMS
 
 RATE = 44100
-_NAMES = ("Amber", "Basalt", "Cinder", "Dune", "Ember", "Fjord", "Grove", "Harbor", "Iris", "Juniper", "Kestrel",
-          "Lumen", "Meadow", "Nimbus", "Orchid", "Pebble", "Quartz", "Raven", "Saffron", "Tundra")
-_VOWELS = ((730, 1090, 2440), (270, 2290, 3010), (300, 870, 2240), (530, 1840, 2480), (570, 840, 2410))  # a i u e o
+_NAMES = (
+    "Amber",
+    "Basalt",
+    "Cinder",
+    "Dune",
+    "Ember",
+    "Fjord",
+    "Grove",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lumen",
+    "Meadow",
+    "Nimbus",
+    "Orchid",
+    "Pebble",
+    "Quartz",
+    "Raven",
+    "Saffron",
+    "Tundra",
+)
+_VOWELS = (
+    (730, 1090, 2440),
+    (270, 2290, 3010),
+    (300, 870, 2240),
+    (530, 1840, 2480),
+    (570, 840, 2410),
+)  # a i u e o
 _PROGRESSIONS = ((0, 7, 9, 5), (0, 5, 7, 5), (9, 5, 0, 7), (0, 9, 5, 7))  # chord roots in semitones
 _PENTATONIC = (0, 2, 4, 7, 9)
 
@@ -58,7 +85,7 @@ def _envelope(length, rate, attack, decay):
 def _place(signal, start, piece):
     end = min(len(signal), start + len(piece))
     if end > start:
-        signal[start:end] += piece[:end - start]
+        signal[start:end] += piece[: end - start]
 
 
 def _drums(rng, song):
@@ -122,7 +149,10 @@ def _vocals(rng, song):
             formants = _VOWELS[rng.integers(0, len(_VOWELS))]
             # Source-filter: a 1/k source spectrum shaped by three formant resonances at the mean pitch.
             centre = harmonics * _hz(note)
-            gain = sum(np.exp(-0.5 * ((centre - f) / (60 + 0.08 * f)) ** 2) * w for f, w in zip(formants, (1, 0.6, 0.3)))
+            gain = sum(
+                np.exp(-0.5 * ((centre - f) / (60 + 0.08 * f)) ** 2) * w
+                for f, w in zip(formants, (1, 0.6, 0.3))
+            )
             tone = _harmonic(f0, (0.05 + gain) / harmonics, rate) * _envelope(length, rate, 0.04, 2.0)
             fade = np.minimum(1.0, (length - np.arange(length)) / (0.03 * rate))
             _place(out, position, tone * fade)
@@ -147,8 +177,12 @@ def synthesize_track(seed, seconds, rate=RATE):
         "other": _pan(_chords(rng, song), rng.uniform(0.2, 1.3)),
         "vocals": _pan(_vocals(rng, song), rng.uniform(0.7, 0.85)),
     }
-    levels = {"bass": rng.uniform(0.5, 0.8), "drums": rng.uniform(0.4, 0.7), "other": rng.uniform(0.3, 0.6),
-              "vocals": rng.uniform(0.5, 0.9)}
+    levels = {
+        "bass": rng.uniform(0.5, 0.8),
+        "drums": rng.uniform(0.4, 0.7),
+        "other": rng.uniform(0.3, 0.6),
+        "vocals": rng.uniform(0.5, 0.9),
+    }
     stems = {name: audio / (np.abs(audio).max() + 1e-9) * levels[name] for name, audio in stems.items()}
     peak = np.abs(sum(stems.values())).max()
     scale = min(1.0, 0.95 / peak)  # one factor for all stems keeps mixture == sum of stems
@@ -169,8 +203,9 @@ def _write_track(folder, stems, rate):
 def make_toy_corpus(root, *, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
     """Write the corpus under ``root`` (tracks already there are kept) and return ``root``."""
     if train < 1 or test < 1:
-        raise ValueError(f"the toy corpus needs at least one train and one test track "
-                         f"(train={train}, test={test})")
+        raise ValueError(
+            f"the toy corpus needs at least one train and one test track (train={train}, test={test})"
+        )
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     root = os.fspath(root)
@@ -186,16 +221,21 @@ def make_toy_corpus(root, *, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m wavenet_j.data.toy", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", required=True, help="corpus root (train/ and test/ are created below it)")
+    parser = argparse.ArgumentParser(
+        prog="python -m wavenet_j.data.toy", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, help="corpus root (train/ and test/ are created below it)"
+    )
     parser.add_argument("--train", type=int, default=6, help="training tracks (default 6)")
     parser.add_argument("--test", type=int, default=3, help="test tracks (default 3)")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each track (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     try:
-        root = make_toy_corpus(args.output, train=args.train, test=args.test, seconds=args.seconds,
-                               seed=args.seed)
+        root = make_toy_corpus(
+            args.output, train=args.train, test=args.test, seconds=args.seconds, seed=args.seed
+        )
     except ValueError as error:
         parser.error(str(error))
     print(f"toy corpus in {root}")

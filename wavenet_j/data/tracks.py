@@ -4,6 +4,7 @@
 soundfile (exact float samples, where musdb would round through 16-bit ffmpeg output) and stem
 files with stempeg in float32. Every problem becomes a DataError naming the track or file.
 """
+
 import glob
 import os
 import shutil
@@ -33,7 +34,8 @@ def detect_is_wav(root):
         return True
     raise DataError(
         f"no MUSDB tracks under {root!r}: expected train/ and test/ holding <track>.stem.mp4 files (MUSDB18) "
-        f"or <track>/mixture.wav with bass, drums, other, vocals .wav beside it (MUSDB18-HQ)")
+        f"or <track>/mixture.wav with bass, drums, other, vocals .wav beside it (MUSDB18-HQ)"
+    )
 
 
 def musdb_tracks(root, subset, is_wav=None):
@@ -42,8 +44,10 @@ def musdb_tracks(root, subset, is_wav=None):
 
     is_wav = detect_is_wav(root) if is_wav is None else is_wav
     if not is_wav and shutil.which("ffmpeg") is None:
-        raise DataError(f"reading MUSDB18 stem files under {root!r} needs ffmpeg, which is not installed "
-                        f"(Debian/Ubuntu: apt-get install ffmpeg), or convert them to MUSDB18-HQ wav")
+        raise DataError(
+            f"reading MUSDB18 stem files under {root!r} needs ffmpeg, which is not installed "
+            f"(Debian/Ubuntu: apt-get install ffmpeg), or convert them to MUSDB18-HQ wav"
+        )
     tracks = musdb.DB(root=root, is_wav=is_wav, subsets=subset).tracks
     if not tracks:
         raise DataError(f"no {subset} tracks under {os.path.join(root, subset)!r}")
@@ -62,8 +66,10 @@ def read_musdb_track(track):
     except Exception as error:  # stempeg reports ffmpeg failures as assorted exception types
         raise DataError(f"track {track.name!r}: cannot read stem file {track.path!r}: {error}") from error
     if audio.ndim != 3 or audio.shape[0] < 5:
-        raise DataError(f"track {track.name!r}: {track.path!r} holds {audio.shape[0] if audio.ndim == 3 else 1} "
-                        f"stream(s), MUSDB18 stem files hold 5 (mixture, drums, bass, other, vocals)")
+        raise DataError(
+            f"track {track.name!r}: {track.path!r} holds {audio.shape[0] if audio.ndim == 3 else 1} "
+            f"stream(s), MUSDB18 stem files hold 5 (mixture, drums, bass, other, vocals)"
+        )
     return _nonempty_and_finite(track.name, int(rate), audio[list(_STEM_IDS)])
 
 
@@ -71,15 +77,21 @@ def ccmixter_tracks(root):
     """CCMixter song folders (``<root>/<song>/mix.wav, source-01.wav, source-02.wav``), sorted."""
     if not os.path.isdir(root):
         raise DataError(f"CCMixter root {root!r} does not exist (set model_config['ccmixter_path'] or None)")
-    songs = sorted(os.path.dirname(path) for path in glob.glob(os.path.join(root, "*", CCMIXTER_FILES["mixture"])))
+    songs = sorted(
+        os.path.dirname(path) for path in glob.glob(os.path.join(root, "*", CCMIXTER_FILES["mixture"]))
+    )
     if not songs:
-        raise DataError(f"no CCMixter songs under {root!r}: expected <song>/mix.wav, source-01.wav, source-02.wav")
+        raise DataError(
+            f"no CCMixter songs under {root!r}: expected <song>/mix.wav, source-01.wav, source-02.wav"
+        )
     return songs
 
 
 def read_ccmixter_track(folder):
     """``(rate, audio [3, samples, channels])``: mixture, accompaniment, vocals."""
-    return _read_wavs(os.path.basename(folder), [os.path.join(folder, name) for name in CCMIXTER_FILES.values()])
+    return _read_wavs(
+        os.path.basename(folder), [os.path.join(folder, name) for name in CCMIXTER_FILES.values()]
+    )
 
 
 def _read_wavs(name, paths):
@@ -94,12 +106,16 @@ def _read_wavs(name, paths):
         arrays.append(audio)
         rates.add(rate)
     if len(rates) > 1:
-        raise DataError(f"track {name!r}: its files have different sample rates {sorted(rates)}: "
-                        + ", ".join(f"{os.path.basename(p)}" for p in paths))
+        raise DataError(
+            f"track {name!r}: its files have different sample rates {sorted(rates)}: "
+            + ", ".join(f"{os.path.basename(p)}" for p in paths)
+        )
     lengths = {os.path.basename(path): len(audio) for path, audio in zip(paths, arrays)}
     if len(set(lengths.values())) > 1 or len({audio.shape[1] for audio in arrays}) > 1:
-        raise DataError(f"track {name!r}: its files differ in length or channels: "
-                        + ", ".join(f"{file} {audio.shape}" for file, audio in zip(lengths, arrays)))
+        raise DataError(
+            f"track {name!r}: its files differ in length or channels: "
+            + ", ".join(f"{file} {audio.shape}" for file, audio in zip(lengths, arrays))
+        )
     return _nonempty_and_finite(name, rates.pop(), np.stack(arrays))
 
 

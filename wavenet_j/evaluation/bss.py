@@ -22,6 +22,7 @@ number ~1e15): the filters' components along its null directions are then roundi
 museval too (perturbing its Gram matrix by one part in 1e16 moves its SIR and SAR by up to
 ~0.01 dB), and ours differ from museval's ISR, SIR and SAR by as much. SDR uses no filter.
 """
+
 import numpy as np
 import scipy.fft
 
@@ -45,8 +46,10 @@ def evaluate_track(references, estimates, rate):
     names, refs, ests = _comparable_sources(references, estimates)
     filters, own_filters = _distortion_filters(refs, ests)
     scores = _window_scores(refs, ests, filters, own_filters, int(rate))
-    return {name: {metric: scores[:, m, j].tolist() for m, metric in enumerate(METRICS)}
-            for j, name in enumerate(names)}
+    return {
+        name: {metric: scores[:, m, j].tolist() for m, metric in enumerate(METRICS)}
+        for j, name in enumerate(names)
+    }
 
 
 def _comparable_sources(references, estimates):
@@ -59,7 +62,8 @@ def _comparable_sources(references, estimates):
         raise ValueError(
             "references and estimates must have the same sources; only in the references: "
             f"{[n for n in references if n not in estimates]}, only in the estimates: "
-            f"{[n for n in estimates if n not in references]}")
+            f"{[n for n in estimates if n not in references]}"
+        )
     names = list(references)
     if not names:
         raise ValueError("no sources to evaluate")
@@ -68,7 +72,8 @@ def _comparable_sources(references, estimates):
         if ref.ndim != 2 or ref.shape != est.shape or ref.shape != refs[0].shape or 0 in ref.shape:
             raise ValueError(
                 f"source {name!r}: reference {ref.shape} and estimate {est.shape} must both be "
-                f"non-empty [samples, channels] arrays, of the shape of the other sources ({refs[0].shape})")
+                f"non-empty [samples, channels] arrays, of the shape of the other sources ({refs[0].shape})"
+            )
     for kind, signals in (("reference", refs), ("estimate", ests)):
         for name, signal in zip(names, signals):
             if _silent(signal, len(signal))[0]:
@@ -84,9 +89,9 @@ def _silent(signal, window):
     so integer samples cannot wrap around to zero).
     """
     nwin = len(signal) // window
-    total = signal[:nwin * window, 0].astype(np.float64)
+    total = signal[: nwin * window, 0].astype(np.float64)
     for channel in range(1, signal.shape[1]):
-        total += signal[:nwin * window, channel]
+        total += signal[: nwin * window, channel]
     return np.all(total.reshape(nwin, window) == 0, axis=1)
 
 
@@ -102,7 +107,7 @@ def _frames(signals, start, *, count, hop, width, size):
         first = start + frame * hop
         lo, hi = max(first, 0), min(first + width, length)
         for k, signal in enumerate(signals):
-            out[k * nchan:(k + 1) * nchan, frame, lo - first:hi - first] = signal[lo:hi].T
+            out[k * nchan : (k + 1) * nchan, frame, lo - first : hi - first] = signal[lo:hi].T
     return out
 
 
@@ -126,10 +131,15 @@ def _distortion_filters(refs, ests):
     cross = corr[p, rows + q, taps - 1 - a].reshape(rows * taps, rows)
     filters = _solve(gram, cross).reshape(nsrc, nchan, taps, nsrc, nchan)
     block = nchan * taps
-    own_filters = np.stack([
-        _solve(gram[j * block:(j + 1) * block, j * block:(j + 1) * block],
-               cross[j * block:(j + 1) * block, j * nchan:(j + 1) * nchan])
-        for j in range(nsrc)])
+    own_filters = np.stack(
+        [
+            _solve(
+                gram[j * block : (j + 1) * block, j * block : (j + 1) * block],
+                cross[j * block : (j + 1) * block, j * nchan : (j + 1) * nchan],
+            )
+            for j in range(nsrc)
+        ]
+    )
     return np.moveaxis(filters, 3, 0), own_filters.reshape(nsrc, nchan, taps, nchan)
 
 
@@ -148,10 +158,11 @@ def _lagged_correlations(x, z, max_lag):
     for first in range(0, nblocks, _CORR_BLOCKS_PER_CHUNK):
         count, start = min(_CORR_BLOCKS_PER_CHUNK, nblocks - first), first * step
         x_spec = scipy.fft.rfft(
-            _frames(x, start - max_lag, count=count, hop=step, width=_CORR_FFT, size=_CORR_FFT))
+            _frames(x, start - max_lag, count=count, hop=step, width=_CORR_FFT, size=_CORR_FFT)
+        )
         z_spec = scipy.fft.rfft(_frames(z, start, count=count, hop=step, width=step, size=_CORR_FFT))
         spectrum += x_spec.transpose(2, 0, 1) @ z_spec.transpose(2, 1, 0).conj()
-    return scipy.fft.irfft(spectrum.transpose(1, 2, 0), n=_CORR_FFT)[..., :2 * max_lag + 1]
+    return scipy.fft.irfft(spectrum.transpose(1, 2, 0), n=_CORR_FFT)[..., : 2 * max_lag + 1]
 
 
 def _solve(gram, rhs):
@@ -183,8 +194,9 @@ def _window_scores(refs, ests, filters, own_filters, window):
         frame = _frames(signals, t * window, count=1, hop=window, width=window, size=n_fft)
         return scipy.fft.rfft(frame).reshape(nsrc, nchan, -1) * scale
 
-    scores = np.stack([_spectra_scores(spectra(refs, t), spectra(ests, t), filters_spec, own_spec)
-                       for t in range(nwin)])
+    scores = np.stack(
+        [_spectra_scores(spectra(refs, t), spectra(ests, t), filters_spec, own_spec) for t in range(nwin)]
+    )
     silent = np.zeros(nwin, dtype=bool)
     for signal in refs + ests:
         silent |= _silent(signal, window)
@@ -204,8 +216,14 @@ def _spectra_scores(s, e, filters_spec, own_spec):
     own = np.einsum("jkf,jkcf->jcf", s, own_spec)
     every = np.einsum("ikf,jikcf->jcf", s, filters_spec)
     energy_s = _energy(s)
-    return np.stack([_db(energy_s, _energy(e - s)), _db(energy_s, _energy(own - s)),
-                     _db(_energy(own), _energy(every - own)), _db(_energy(every), _energy(e - every))])
+    return np.stack(
+        [
+            _db(energy_s, _energy(e - s)),
+            _db(energy_s, _energy(own - s)),
+            _db(_energy(own), _energy(every - own)),
+            _db(_energy(every), _energy(e - every)),
+        ]
+    )
 
 
 def _parseval_scale(n_fft):

@@ -12,6 +12,7 @@ Optionally the estimates are kept too, as ``<estimates_dir>/<subset>/<track>/<so
 layout of musdb's ``estimates_dir`` and museval's ``eval_mus_dir``), so sigsep's tools can score
 them independently.
 """
+
 import concurrent.futures
 import hashlib
 import json
@@ -29,7 +30,8 @@ from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
 
 _worker = {}
 
-# Where the data and the runs live changes no estimate, and may move between a killed evaluation and its resumption.
+# Where the data and the runs live changes no estimate, and may move between a killed evaluation and
+# its resumption.
 _LOCATIONS = ("musdb_path", "musdb_is_wav", "ccmixter_path", "data_path", "model_base_dir", "log_dir")
 
 
@@ -119,13 +121,15 @@ def _write_scores(path, name, scores):
 
 
 def _check_fingerprint(out_dir, made_by, scored):
-    """Refuse a results folder that another model or other options made; claim a new one before its first track."""
+    """Refuse a results folder that another model or other options made; claim a new one before its
+    first track."""
     path = os.path.join(out_dir, "fingerprint.json")
     if not os.path.exists(path):
         if scored:
             raise EvaluationError(
-                f"{out_dir!r} holds scores but no fingerprint.json, so which model made them is unknown; give "
-                f"another output folder, or remove this one to score {made_by['model']!r}")
+                f"{out_dir!r} holds scores but no fingerprint.json, so which model made them is unknown; "
+                f"give another output folder, or remove this one to score {made_by['model']!r}"
+            )
         write_text(path, json.dumps(made_by, indent=1))
         return
     with open(path, encoding="utf-8") as handle:
@@ -133,8 +137,10 @@ def _check_fingerprint(out_dir, made_by, scored):
     if existing["fingerprint"] != made_by["fingerprint"]:
         raise EvaluationError(
             f"{out_dir!r} holds the scores of model {existing['model']!r} with {existing['separation']} "
-            f"(fingerprint {existing['fingerprint'][:12]}), not of {made_by['model']!r} with {made_by['separation']} "
-            f"({made_by['fingerprint'][:12]}); give another output folder, or remove this one to score again")
+            f"(fingerprint {existing['fingerprint'][:12]}), not of {made_by['model']!r} with "
+            f"{made_by['separation']} ({made_by['fingerprint'][:12]}); give another output folder, or remove "
+            f"this one to score again"
+        )
 
 
 def _start_worker(model_path, model_config, job):
@@ -146,19 +152,40 @@ def _start_worker(model_path, model_config, job):
 
 def _keep(model, config, *, root, subset, separation, estimates_dir):
     """What ``_score_in_worker`` scores with in this process."""
-    _worker.update(model=model, config=config, tracks={t.name: t for t in musdb_tracks(root, subset)},
-                   separation=separation, estimates_dir=estimates_dir)
+    _worker.update(
+        model=model,
+        config=config,
+        tracks={t.name: t for t in musdb_tracks(root, subset)},
+        separation=separation,
+        estimates_dir=estimates_dir,
+    )
 
 
 def _score_in_worker(name, path):
-    scores = score_track(_worker["model"], _worker["config"], _worker["tracks"][name],
-                         separation=_worker["separation"], estimates_dir=_worker["estimates_dir"])
+    scores = score_track(
+        _worker["model"],
+        _worker["config"],
+        _worker["tracks"][name],
+        separation=_worker["separation"],
+        estimates_dir=_worker["estimates_dir"],
+    )
     _write_scores(path, name, scores)
     return name
 
 
-def evaluate_model(model_path, out_dir, root, *, model_config=None, subset="test", separation=None,
-                   shard=(0, 1), workers=1, progress=lambda track: None, estimates_dir=None):
+def evaluate_model(
+    model_path,
+    out_dir,
+    root,
+    *,
+    model_config=None,
+    subset="test",
+    separation=None,
+    shard=(0, 1),
+    workers=1,
+    progress=lambda track: None,
+    estimates_dir=None,
+):
     """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``.
 
     Args:
@@ -186,17 +213,27 @@ def evaluate_model(model_path, out_dir, root, *, model_config=None, subset="test
     options = separation_options(separation)
     model, config = load_separator(model_path, model_config)
     scored = load_scores(out_dir, subset)
-    made_by = {"fingerprint": fingerprint(model, config, options), "model": os.fspath(model_path),
-               "separation": options}
+    made_by = {
+        "fingerprint": fingerprint(model, config, options),
+        "model": os.fspath(model_path),
+        "separation": options,
+    }
     _check_fingerprint(out_dir, made_by, scored)
-    pending = [(name, _track_file(out_dir, subset, name)) for name in names if name not in scored or (
-        estimates_dir is not None
-        and not _has_stems(_stems_folder(estimates_dir, subset, name), scored[name]))]
+    pending = [
+        (name, _track_file(out_dir, subset, name))
+        for name in names
+        if name not in scored
+        or (
+            estimates_dir is not None
+            and not _has_stems(_stems_folder(estimates_dir, subset, name), scored[name])
+        )
+    ]
     job = {"root": root, "subset": subset, "separation": options, "estimates_dir": estimates_dir}
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                                    initargs=(model_path, model_config, job)) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(model_path, model_config, job)
+        ) as pool:
             for done in pool.map(_score_in_worker, *zip(*pending)):
                 progress(done)
     elif pending:
@@ -214,10 +251,16 @@ def load_scores(out_dir, subset="test"):
         if file.endswith(".json"):
             with open(os.path.join(folder, file), encoding="utf-8") as handle:
                 data = json.load(handle)
-            scores[file[:-len(".json")]] = {
-                target["name"]: {m: [np.nan if f["metrics"][m] is None else float(f["metrics"][m])
-                                     for f in target["frames"]] for m in METRICS}
-                for target in data["targets"]}
+            scores[file[: -len(".json")]] = {
+                target["name"]: {
+                    m: [
+                        np.nan if f["metrics"][m] is None else float(f["metrics"][m])
+                        for f in target["frames"]
+                    ]
+                    for m in METRICS
+                }
+                for target in data["targets"]
+            }
     return scores
 
 

@@ -1,5 +1,6 @@
 """Figures of a separation: the distribution of segment SDRs per source, several models side by
 side, and log-magnitude spectrograms of a mix and its estimates."""
+
 import os
 
 import matplotlib
@@ -25,24 +26,41 @@ def sdr_violins(results, path_base, metric="SDR"):
     the statistics do. The dot is the median, the bar the mean.
     """
     models = list(results)
-    sources = sorted({source for scores in results.values() for track in scores.values() for source in track},
-                     key=source_order)
+    sources = sorted(
+        {source for scores in results.values() for track in scores.values() for source in track},
+        key=source_order,
+    )
     colors = plt.get_cmap("tab10")
-    figure, panels = plt.subplots(1, len(sources), sharey=True, squeeze=False, layout="constrained",
-                                  figsize=(1.5 + 3.2 * len(sources), 1.4 + 0.55 * len(models)))
+    figure, panels = plt.subplots(
+        1,
+        len(sources),
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+        figsize=(1.5 + 3.2 * len(sources), 1.4 + 0.55 * len(models)),
+    )
     for panel, source in zip(panels[0], sources):
         values = {row: pooled(results[model], source, metric) for row, model in enumerate(models)}
         values = {row: segment for row, segment in values.items() if segment.size}
         rows = list(values)
         if rows:
-            violins = panel.violinplot(list(values.values()), positions=rows, orientation="horizontal", widths=0.8,
-                                       showextrema=False)
+            violins = panel.violinplot(
+                list(values.values()), positions=rows, orientation="horizontal", widths=0.8, showextrema=False
+            )
             for row, body in zip(rows, violins["bodies"]):
                 body.set(facecolor=colors(row % 10), edgecolor="black", linewidth=0.5, alpha=0.6)
-            panel.scatter([np.median(v) for v in values.values()], rows, color="black", s=14, zorder=3,
-                          label="median")
-            panel.scatter([np.mean(v) for v in values.values()], rows, color="black", marker="|", s=120, zorder=3,
-                          label="mean")
+            panel.scatter(
+                [np.median(v) for v in values.values()], rows, color="black", s=14, zorder=3, label="median"
+            )
+            panel.scatter(
+                [np.mean(v) for v in values.values()],
+                rows,
+                color="black",
+                marker="|",
+                s=120,
+                zorder=3,
+                label="mean",
+            )
         panel.set_title(source)
         panel.set_xlabel(f"{metric} per 1-s segment [dB]")
         panel.grid(axis="x", alpha=0.3)
@@ -65,16 +83,31 @@ def spectrograms(signals, rate, path_base):
     for label, signal in signals.items():
         signal = np.asarray(signal, dtype=np.float64)
         mono = signal.mean(axis=1) if signal.ndim == 2 else signal
-        hop = min(window, max(window // 4, len(mono) // _MAX_FRAMES))  # no more frames than a figure has pixels
+        hop = min(
+            window, max(window // 4, len(mono) // _MAX_FRAMES)
+        )  # no more frames than a figure has pixels
         _, _, stft = scipy.signal.stft(mono, rate, nperseg=window, noverlap=window - hop)
         frame_edges = (np.arange(stft.shape[1] + 1) - 0.5) * hop / rate
         spectra[label] = (frame_edges, 20 * np.log10(np.abs(stft[1:]) + 1e-10))
     loudest = max(db.max() for _, db in spectra.values())
-    figure, panels = plt.subplots(len(spectra), 1, sharex=True, squeeze=False, layout="constrained",
-                                  figsize=(9, 0.6 + 2.2 * len(spectra)))
+    figure, panels = plt.subplots(
+        len(spectra),
+        1,
+        sharex=True,
+        squeeze=False,
+        layout="constrained",
+        figsize=(9, 0.6 + 2.2 * len(spectra)),
+    )
     for panel, (label, (frame_edges, db)) in zip(panels[:, 0], spectra.items()):
-        image = panel.pcolorfast(frame_edges, bin_edges, db, cmap="magma", rasterized=True,
-                                 vmin=loudest - _DYNAMIC_RANGE, vmax=loudest)
+        image = panel.pcolorfast(
+            frame_edges,
+            bin_edges,
+            db,
+            cmap="magma",
+            rasterized=True,
+            vmin=loudest - _DYNAMIC_RANGE,
+            vmax=loudest,
+        )
         panel.set_yscale("log")
         panel.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         panel.set_title(label, fontsize=10, loc="left")

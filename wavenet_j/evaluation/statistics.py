@@ -1,4 +1,5 @@
 """The paper's statistics over all 1-second segments of all tracks, and its table layout."""
+
 import csv
 import io
 
@@ -6,8 +7,13 @@ import numpy as np
 
 STATISTICS = ("Med.", "MAD", "Mean", "SD")
 # Each source's row label, in the paper's order; the MUSDB stems the paper does not score come last.
-SOURCE_LABELS = {"vocals": "Voc.", "accompaniment": "Acc.", "bass": "Bass", "drums": "Drums",
-                 "other": "Other"}
+SOURCE_LABELS = {
+    "vocals": "Voc.",
+    "accompaniment": "Acc.",
+    "bass": "Bass",
+    "drums": "Drums",
+    "other": "Other",
+}
 PAPER_SOURCES = ("vocals", "accompaniment")  # the sources of the paper's tables and figures
 
 
@@ -18,20 +24,31 @@ def paper_statistics(values):
     if values.size == 0:
         return dict.fromkeys(STATISTICS, float("nan"))
     median = float(np.median(values))
-    return {"Med.": median, "MAD": float(np.median(np.abs(values - median))),
-            "Mean": float(np.mean(values)), "SD": float(np.std(values))}
+    return {
+        "Med.": median,
+        "MAD": float(np.median(np.abs(values - median))),
+        "Mean": float(np.mean(values)),
+        "SD": float(np.std(values)),
+    }
 
 
 def pooled(track_scores, source, metric="SDR"):
     """The finite values of every segment of every track of ``{track: {source: {metric: [...]}}}``:
     the distribution the statistics and the violin plots describe."""
-    values = np.concatenate([np.asarray(scores[source][metric], dtype=np.float64)
-                             for scores in track_scores.values() if source in scores] or [np.empty(0)])
+    values = np.concatenate(
+        [
+            np.asarray(scores[source][metric], dtype=np.float64)
+            for scores in track_scores.values()
+            if source in scores
+        ]
+        or [np.empty(0)]
+    )
     return values[np.isfinite(values)]
 
 
 def summarize(track_scores, metric="SDR"):
-    """``{source: statistics}`` pooling every segment of every track of ``{track: {source: {metric: [...]}}}``."""
+    """``{source: statistics}`` pooling every segment of every track of
+    ``{track: {source: {metric: [...]}}}``."""
     sources = sorted({source for scores in track_scores.values() for source in scores})
     return {source: paper_statistics(pooled(track_scores, source, metric)) for source in sources}
 

@@ -1,4 +1,5 @@
 """Models out of the project: a SavedModel that serves without wavenet_j, and TFLite."""
+
 import os
 import tempfile
 
@@ -18,11 +19,15 @@ def _archive(model, batch_windows):
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(
-        "serve", lambda windows: model(windows, training=False),
-        input_signature=[tf.TensorSpec([None, input_frames, channels], tf.float32, name="windows")])
+        "serve",
+        lambda windows: model(windows, training=False),
+        input_signature=[tf.TensorSpec([None, input_frames, channels], tf.float32, name="windows")],
+    )
     archive.add_endpoint(
-        "separate_track", lambda mix: separate_signal(model, mix, batch_windows),
-        input_signature=[tf.TensorSpec([None, channels], tf.float32, name="mix")])
+        "separate_track",
+        lambda mix: separate_signal(model, mix, batch_windows),
+        input_signature=[tf.TensorSpec([None, channels], tf.float32, name="mix")],
+    )
     return archive
 
 
@@ -36,8 +41,10 @@ def export_model(model, path, export_format="savedmodel", batch_windows=8):
     if export_format not in FORMATS:
         raise ValueError(f"export format {export_format!r} is not one of {list(FORMATS)}")
     if export_format == "tflite" and (model.model_config or {}).get("network") == "unet_spectrogram":
-        raise ConfigError("the spectrogram U-Net cannot be exported to TFLite: its complex STFT ops are not TFLite "
-                          "builtins (they need the Flex delegate); export it as a SavedModel")
+        raise ConfigError(
+            "the spectrogram U-Net cannot be exported to TFLite: its complex STFT ops are not TFLite "
+            "builtins (they need the Flex delegate); export it as a SavedModel"
+        )
     archive = _archive(model, batch_windows)
     with atomic_path(path) as temporary:
         if export_format == "savedmodel":
@@ -45,7 +52,9 @@ def export_model(model, path, export_format="savedmodel", batch_windows=8):
             return path
         with tempfile.TemporaryDirectory() as saved:
             archive.write_out(os.path.join(saved, "model"), verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(os.path.join(saved, "model"), signature_keys=["serve"])
+            converter = tf.lite.TFLiteConverter.from_saved_model(
+                os.path.join(saved, "model"), signature_keys=["serve"]
+            )
             flatbuffer = converter.convert()
         with open(temporary, "wb") as handle:
             handle.write(flatbuffer)

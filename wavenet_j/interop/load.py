@@ -1,4 +1,5 @@
 """One way to get a separator from wherever it lives: a ``.keras`` file or an original TF1 checkpoint."""
+
 import os
 import zipfile
 
@@ -23,5 +24,7 @@ def load_separator(path, model_config=None):
             raise ConfigError(f"{path!r} is not a wavenet_j separator: it carries no model_config")
         return model, model.model_config
     if model_config is None:
-        raise ConfigError(f"{path!r} is not a .keras file; an original checkpoint needs its config (e.g. --config M5)")
+        raise ConfigError(
+            f"{path!r} is not a .keras file; an original checkpoint needs its config (e.g. --config M5)"
+        )
     return import_original_checkpoint(build_separator(model_config), path, model_config), model_config

@@ -9,6 +9,7 @@ per encoder level a ``conv2d`` and a ``BatchNorm`` (``tf.contrib.layers.batch_no
 moving statistics), per decoder level a ``conv2d_transpose`` and a ``BatchNorm``, then the mask's
 ``conv2d_transpose``. Kernels are laid out as Keras keeps them.
 """
+
 import collections
 import os
 import re
@@ -18,12 +19,26 @@ import numpy as np
 import tensorflow as tf
 
 from wavenet_j.configs import (
-    BASE_CONFIG, NAMED_CONFIGS, ORIGINAL_NAMES, ORIGINAL_SCHEDULE, ConfigError, complete_config, resolve_config)
+    BASE_CONFIG,
+    NAMED_CONFIGS,
+    ORIGINAL_NAMES,
+    ORIGINAL_SCHEDULE,
+    ConfigError,
+    complete_config,
+    resolve_config,
+)
 
 # The original's keys that say nothing about the network or that we do not use.
 _IGNORED_ORIGINAL_KEYS = {
-    "musdb_path", "estimates_path", "cache_size", "num_workers", "num_snippets_per_track",
-    "duration", "source_names", "num_sources", "num_channels",
+    "musdb_path",
+    "estimates_path",
+    "cache_size",
+    "num_workers",
+    "num_snippets_per_track",
+    "duration",
+    "source_names",
+    "num_sources",
+    "num_channels",
 }
 # tf.contrib.layers.batch_norm's variables (no gamma: it does not scale by default).
 _BATCH_NORM = ("beta", "moving_mean", "moving_variance")
@@ -59,7 +74,9 @@ def original_variable_names(model_config):
     config = complete_config(model_config)
     changed = {key: config[key] for key, default in _EXTENSIONS.items() if config[key] != default}
     if changed:
-        raise ConfigError(f"the original Wave-U-Net has no equivalent of {changed}; its checkpoints cannot fill this model")
+        raise ConfigError(
+            f"the original Wave-U-Net has no equivalent of {changed}; its checkpoints cannot fill this model"
+        )
     names, created = [], collections.Counter()
 
     def add(kind, layer, attributes=("kernel", "bias")):
@@ -104,8 +121,20 @@ def checkpoint_prefix(path):
 
 # What a TF1 checkpoint cannot tell: the rate and layout it was trained for, beside its shapes.
 _CHECKPOINT_BLIND_KEYS = (
-    "task", "mono_downmix", "expected_sr", "num_layers", "num_initial_filters", "filter_size", "input_filter_size",
-    "merge_filter_size", "output_filter_size", "context", "upsampling", "output_type", "output_activation")
+    "task",
+    "mono_downmix",
+    "expected_sr",
+    "num_layers",
+    "num_initial_filters",
+    "filter_size",
+    "input_filter_size",
+    "merge_filter_size",
+    "output_filter_size",
+    "context",
+    "upsampling",
+    "output_type",
+    "output_activation",
+)
 
 
 def _named_after(prefix):
@@ -122,17 +151,24 @@ def _warn_if_named_otherwise(prefix, config):
     if named is None:
         return
     expected = resolve_config(named)
-    differing = {key: (expected[key], config[key]) for key in _CHECKPOINT_BLIND_KEYS if expected[key] != config[key]}
+    differing = {
+        key: (expected[key], config[key]) for key in _CHECKPOINT_BLIND_KEYS if expected[key] != config[key]
+    }
     if not differing:
         return
-    matches = [name for name in ORIGINAL_NAMES
-               if all(resolve_config(name)[key] == config[key] for key in _CHECKPOINT_BLIND_KEYS)]
+    matches = [
+        name
+        for name in ORIGINAL_NAMES
+        if all(resolve_config(name)[key] == config[key] for key in _CHECKPOINT_BLIND_KEYS)
+    ]
     given = f"config {matches[0]!r}" if matches else "a config"
     details = ", ".join(f"{key} {theirs!r} there, {ours!r} here" for key, (theirs, ours) in differing.items())
     warnings.warn(
-        f"checkpoint {prefix!r} is named after the original's config {named!r} but is loaded with {given} ({details}); "
-        f"a checkpoint holds no sample rate, so give the config {named!r} if that is what it was trained with",
-        stacklevel=3)
+        f"checkpoint {prefix!r} is named after the original's config {named!r} but is loaded with "
+        f"{given} ({details}); a checkpoint holds no sample rate, so give the config {named!r} if that "
+        f"is what it was trained with",
+        stacklevel=3,
+    )
 
 
 def _is_model_variable(name):
@@ -156,20 +192,24 @@ def import_original_checkpoint(model, ckpt_path, model_config):
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:
         raise CheckpointMismatch(f"cannot read a TF1 checkpoint at {prefix!r}: {error}") from error
-    found = {name: shape for name, shape in reader.get_variable_to_shape_map().items() if _is_model_variable(name)}
+    found = {
+        name: shape for name, shape in reader.get_variable_to_shape_map().items() if _is_model_variable(name)
+    }
     extra = sorted(set(found) - {name for name, _, _ in expected})
     missing = [name for name, _, _ in expected if name not in found]
     if missing or extra:
         raise CheckpointMismatch(
             f"checkpoint {prefix!r} does not match the config: missing {missing or 'nothing'}, "
-            f"unexpected {extra or 'nothing'}; is it a checkpoint of another config?")
+            f"unexpected {extra or 'nothing'}; is it a checkpoint of another config?"
+        )
     assignments = []
     for name, layer_name, attribute in expected:
         variable = getattr(model.get_layer(layer_name), attribute)
         if tuple(found[name]) != tuple(variable.shape):
             raise CheckpointMismatch(
                 f"checkpoint variable {name!r} has shape {tuple(found[name])}, but layer {layer_name!r} "
-                f"expects {tuple(variable.shape)} for its {attribute}; is it a checkpoint of another config?")
+                f"expects {tuple(variable.shape)} for its {attribute}; is it a checkpoint of another config?"
+            )
         assignments.append((variable, reader.get_tensor(name)))
     for variable, value in assignments:
         variable.assign(np.asarray(value, dtype=variable.dtype))

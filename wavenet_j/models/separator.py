@@ -12,13 +12,21 @@ be changed (``layer.trainable``):
 The spectrogram U-Net's layers are ``encoder_<source>_*`` (and the STFT, ``encoder_stft``),
 ``decoder_<source>_*`` and ``output_<source>_*`` (mask, magnitude, inverse STFT).
 """
+
 import zlib
 
 import keras
 
 from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
 from wavenet_j.models.layers import (
-    AudioClip, CenterCrop, Decimate, DifferenceOutput, LearnedUpsample, LinearUpsample, UpsampleConv)
+    AudioClip,
+    CenterCrop,
+    Decimate,
+    DifferenceOutput,
+    LearnedUpsample,
+    LinearUpsample,
+    UpsampleConv,
+)
 from wavenet_j.models.shapes import get_padding
 from wavenet_j.models.spectrogram import spectrogram_unet
 
@@ -83,7 +91,9 @@ def _wave_u_net(net, mix):
 
     x, skips = mix, []
     for level in range(levels):
-        width = config["filter_size"]  # the first conv too, as the original's graph (input_filter_size == filter_size)
+        width = config[
+            "filter_size"
+        ]  # the first conv too, as the original's graph (input_filter_size == filter_size)
         x = net.level_conv(x, f"encoder_conv{level}", filters[level], width, level)
         skip = x
         if level < config["res_path_levels"]:
@@ -94,8 +104,11 @@ def _wave_u_net(net, mix):
 
     x = net.conv(x, "bottleneck_conv", filters[levels], config["filter_size"], net.padding, "leaky_relu")
 
-    kept = {level % levels for level in config["skip_levels"]} if config["skip_levels"] is not None \
+    kept = (
+        {level % levels for level in config["skip_levels"]}
+        if config["skip_levels"] is not None
         else set(range(levels))
+    )
     for level in reversed(range(levels)):
         skip = [skips[level]] if level in kept else []
         if config["upsampling"] == "linear" and level >= config["multires_levels"]:
@@ -122,8 +135,13 @@ class _Builder:
 
     def conv(self, x, name, filters, width, padding, activation=None):
         return keras.layers.Conv1D(
-            filters, width, padding=padding, activation=activation, name=name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)))(x)
+            filters,
+            width,
+            padding=padding,
+            activation=activation,
+            name=name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)),
+        )(x)
 
     def level_conv(self, x, name, filters, width, level):
         """The conv of one level, or the MultiRes block that replaces it on shallow levels.
@@ -152,9 +170,15 @@ class _Builder:
         return keras.layers.LeakyReLU(0.2, name=f"{name}_act")(summed)
 
     def upsample_conv(self, inputs, name, filters):
-        """Upsampling, skip concatenation and merge conv of a plain decoder level, fused (``UpsampleConv``)."""
-        return UpsampleConv(filters, self.config["merge_filter_size"], self.padding, name=name,
-                            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)))(inputs)
+        """Upsampling, skip concatenation and merge conv of a plain decoder level, fused
+        (``UpsampleConv``)."""
+        return UpsampleConv(
+            filters,
+            self.config["merge_filter_size"],
+            self.padding,
+            name=name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)),
+        )(inputs)
 
     def upsample(self, x, level):
         name = f"decoder_upsample{level}"
@@ -215,7 +239,9 @@ def stage_estimates(separator, mix, num_stages, training=None):
     estimates = separator(mix, training=training)
     stages = [estimates]
     for _ in range(num_stages - 1):
-        estimates = {name: separator(estimate, training=training)[name] for name, estimate in estimates.items()}
+        estimates = {
+            name: separator(estimate, training=training)[name] for name, estimate in estimates.items()
+        }
         stages.append(estimates)
     return stages
 
@@ -228,7 +254,12 @@ def multi_stage(separator, num_stages):
     if num_stages > 1 and in_shape[1] != out_shape[1]:
         raise ConfigError(
             f"{num_stages} stages need a model whose output is as long as its input; this one maps "
-            f"{in_shape[1]} to {out_shape[1]} samples (context=True), so estimates cannot be fed back")
+            f"{in_shape[1]} to {out_shape[1]} samples (context=True), so estimates cannot be fed back"
+        )
     mix = keras.Input(in_shape[1:], name="mix")
-    return Separator(mix, stage_estimates(separator, mix, num_stages)[-1], model_config=separator.model_config,
-                     name=f"{separator.name}_x{num_stages}")
+    return Separator(
+        mix,
+        stage_estimates(separator, mix, num_stages)[-1],
+        model_config=separator.model_config,
+        name=f"{separator.name}_x{num_stages}",
+    )

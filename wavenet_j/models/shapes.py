@@ -1,4 +1,5 @@
 """Input and output lengths, exactly as the original Wave-U-Net computes them."""
+
 import math
 from fractions import Fraction
 
@@ -23,10 +24,11 @@ def get_padding(model_config):
     if config["network"] == "unet_spectrogram":
         return _spectrogram_padding(frames, layers)
     if not config["context"]:
-        if frames % 2 ** layers:
+        if frames % 2**layers:
             raise ConfigError(
                 f"model_config['num_frames'] = {frames} must be a multiple of 2**num_layers = "
-                f"{2 ** layers} when context=False (each level halves the length exactly)")
+                f"{2**layers} when context=False (each level halves the length exactly)"
+            )
         return frames, frames
 
     merge, filt = config["merge_filter_size"], config["filter_size"]
@@ -39,7 +41,8 @@ def get_padding(model_config):
     if bottom < 2:
         raise ConfigError(
             f"model_config['num_frames'] = {frames} is too small for {layers} layers with context: "
-            f"the lowest-resolution feature map would have {bottom} sample(s), at least 2 are needed")
+            f"the lowest-resolution feature map would have {bottom} sample(s), at least 2 are needed"
+        )
     # And back up through both paths.
     output_frames, input_frames = bottom, bottom + filt - 1
     for level in range(layers):
@@ -49,20 +52,28 @@ def get_padding(model_config):
     if output_frames < frames:
         raise ConfigError(
             f"model_config['num_frames'] = {frames} cannot be produced with context by this network "
-            f"(it yields {output_frames}); increase num_frames or merge_filter_size")
+            f"(it yields {output_frames}); increase num_frames or merge_filter_size"
+        )
     return input_frames, output_frames
 
 
 def _spectrogram_padding(frames, layers):
     """Each of the spectrogram U-Net's strided convs halves its map exactly, as the original asserts:
     the STFT frames and the frequency bins (512, the last one cut) must divide by 2**num_layers."""
-    block = 2 ** layers
+    block = 2**layers
     if STFT_FRAME // 2 % block:
-        raise ConfigError(f"model_config['num_layers'] = {layers} is too deep for the spectrogram U-Net: its "
-                          f"{STFT_FRAME // 2} frequency bins halve at most 9 times")
-    if frames < STFT_FRAME or (frames - STFT_FRAME) % STFT_HOP or ((frames - STFT_FRAME) // STFT_HOP + 1) % block:
         raise ConfigError(
-            f"model_config['num_frames'] = {frames} must be {STFT_HOP} * (n - 1) + {STFT_FRAME} for a number n of "
-            f"STFT frames divisible by 2**num_layers = {block} (e.g. {STFT_HOP * (block - 1) + STFT_FRAME}) for the "
-            f"spectrogram U-Net")
+            f"model_config['num_layers'] = {layers} is too deep for the spectrogram U-Net: its "
+            f"{STFT_FRAME // 2} frequency bins halve at most 9 times"
+        )
+    if (
+        frames < STFT_FRAME
+        or (frames - STFT_FRAME) % STFT_HOP
+        or ((frames - STFT_FRAME) // STFT_HOP + 1) % block
+    ):
+        raise ConfigError(
+            f"model_config['num_frames'] = {frames} must be {STFT_HOP} * (n - 1) + {STFT_FRAME} for a "
+            f"number n of STFT frames divisible by 2**num_layers = {block} "
+            f"(e.g. {STFT_HOP * (block - 1) + STFT_FRAME}) for the spectrogram U-Net"
+        )
     return frames, frames

@@ -9,6 +9,7 @@ with the mix's phase gives audio. Spectral layers compute in float32 under any d
 Of the architecture keys it reads num_layers and num_initial_filters; the Wave-U-Net's filter
 sizes, upsampling and output keys do not apply to it.
 """
+
 import keras
 from keras import ops
 
@@ -65,20 +66,29 @@ class InverseSTFT(keras.layers.Layer):
 
     def call(self, inputs):
         estimate, cos, sin = inputs
-        audio = ops.istft((estimate * cos, estimate * sin), STFT_FRAME, STFT_HOP, STFT_FRAME, window="hann",
-                          center=False)
+        audio = ops.istft(
+            (estimate * cos, estimate * sin), STFT_FRAME, STFT_HOP, STFT_FRAME, window="hann", center=False
+        )
         return audio[..., None]
 
 
 def spectrogram_unet(mix, config, seed):
-    """``{source: audio}`` of the spectrogram U-Net on a mono mix ``[B, T, 1]``; ``seed(name)`` seeds a layer."""
+    """``{source: audio}`` of the spectrogram U-Net on a mono mix ``[B, T, 1]``; ``seed(name)`` seeds a
+    layer."""
     levels, filters = config["num_layers"], config["num_initial_filters"]
     mix_magnitude, cos, sin = STFT(name="encoder_stft", dtype="float32")(mix)
     features = LogMagnitude(name="encoder_log_magnitude", dtype="float32")(mix_magnitude)
 
     def strided(layer, x, name, width, activation=None):
-        return layer(width, 5, strides=2, padding="same", activation=activation, name=name,
-                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed(name)))(x)
+        return layer(
+            width,
+            5,
+            strides=2,
+            padding="same",
+            activation=activation,
+            name=name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed(name)),
+        )(x)
 
     def normalized(x, name, activation):
         # tf.contrib.layers.batch_norm's defaults: no scale, decay 0.999, epsilon 0.001.
@@ -90,20 +100,25 @@ def spectrogram_unet(mix, config, seed):
         x, skips = features, []
         for level in range(levels):
             name = f"encoder_{source}_conv{level}"
-            x = strided(keras.layers.Conv2D, x, name, filters * 2 ** level)
+            x = strided(keras.layers.Conv2D, x, name, filters * 2**level)
             x = normalized(x, name, keras.layers.LeakyReLU(0.2, name=f"{name}_act"))
             skips.append(x)
         for level in reversed(range(levels - 1)):  # the deepest map is no skip
             name = f"decoder_{source}_deconv{level}"
-            x = strided(keras.layers.Conv2DTranspose, x, name, filters * 2 ** level)
+            x = strided(keras.layers.Conv2DTranspose, x, name, filters * 2**level)
             x = normalized(x, name, keras.layers.ReLU(name=f"{name}_act"))
             x = keras.layers.Concatenate(name=f"decoder_{source}_skip{level}")([skips[level], x])
             if level >= levels - 4:  # the first three upsampling levels
-                x = keras.layers.Dropout(0.5, seed=seed(f"decoder_{source}_dropout{level}"),
-                                         name=f"decoder_{source}_dropout{level}")(x)
+                x = keras.layers.Dropout(
+                    0.5,
+                    seed=seed(f"decoder_{source}_dropout{level}"),
+                    name=f"decoder_{source}_dropout{level}",
+                )(x)
         mask = strided(keras.layers.Conv2DTranspose, x, f"output_{source}_mask", 1, "sigmoid")
         mask = FullBandMask(name=f"output_{source}_full_band", dtype="float32")(mask)
-        estimate = keras.layers.Multiply(name=f"output_{source}_magnitude", dtype="float32")([mix_magnitude, mask])
+        estimate = keras.layers.Multiply(name=f"output_{source}_magnitude", dtype="float32")(
+            [mix_magnitude, mask]
+        )
         outputs[source] = InverseSTFT(name=f"output_{source}", dtype="float32")([estimate, cos, sin])
     return outputs
 
@@ -112,6 +127,8 @@ def source_magnitudes(separator, mix, training=None):
     """``{source: [B, frames, 513]}``: a spectrogram separator's magnitude estimates, which its
     ``raw_audio_loss=False`` loss compares, computed without the inverse STFT."""
     sources = separator.model_config["source_names"]
-    estimates = keras.Model(separator.input, {
-        source: separator.get_layer(f"output_{source}_magnitude").output for source in sources})
+    estimates = keras.Model(
+        separator.input,
+        {source: separator.get_layer(f"output_{source}_magnitude").output for source in sources},
+    )
     return estimates(mix, training=training)

@@ -1,4 +1,5 @@
 """What a named model is: its parameters (trained and frozen), lengths and receptive field."""
+
 import contextlib
 
 import keras
@@ -6,7 +7,6 @@ import numpy as np
 import tensorflow as tf
 
 from wavenet_j.configs import complete_config, resolve_config
-from wavenet_j.models.layers import UpsampleConv
 from wavenet_j.models.separator import build_separator
 from wavenet_j.models.shapes import get_padding
 
@@ -19,7 +19,9 @@ def describe(model_config):
     """
     config = complete_config(model_config)
     model = build_separator(config)
-    frozen = sum(int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights)
+    frozen = sum(
+        int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights
+    )
     total = model.count_params()
     input_frames, output_frames = get_padding(config)
     return {
@@ -58,8 +60,14 @@ def receptive_field(model_config):
     config = complete_config(model_config)
     if config["network"] == "unet_spectrogram":
         return None
-    probe = dict(config, num_initial_filters=1, output_type="direct", output_activation="linear",
-                 freeze_encoder=False, freeze_decoder=False)
+    probe = dict(
+        config,
+        num_initial_filters=1,
+        output_type="direct",
+        output_activation="linear",
+        freeze_encoder=False,
+        freeze_decoder=False,
+    )
     block = 2 ** config["num_layers"]
     if not config["context"]:
         probe["num_frames"] = block * max(64, -(-4096 // block))
@@ -74,7 +82,9 @@ def _dependency_span(probe_config):
     with _float64():
         model = build_separator(probe_config)
         for weight in model.weights:
-            weight.assign(np.full(weight.shape, 1.0 / max(1, weight.shape[0]) if len(weight.shape) > 1 else 0.0))
+            weight.assign(
+                np.full(weight.shape, 1.0 / max(1, weight.shape[0]) if len(weight.shape) > 1 else 0.0)
+            )
         x = tf.zeros((1,) + tuple(model.input_shape[1:]), tf.float64)
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -91,26 +101,21 @@ def models_table(names):
     rows = []
     for name in names:
         info = describe(resolve_config(name.split("+")))
-        rows.append((name, f"{info['params']:,}", f"{info['trainable']:,}", f"{info['frozen']:,}",
-                     str(info["input_frames"]), str(info["output_frames"]), str(info["receptive_field"] or "-")))
+        rows.append(
+            (
+                name,
+                f"{info['params']:,}",
+                f"{info['trainable']:,}",
+                f"{info['frozen']:,}",
+                str(info["input_frames"]),
+                str(info["output_frames"]),
+                str(info["receptive_field"] or "-"),
+            )
+        )
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
-
-
-def model_flops(model):
-    """Multiply-add FLOPs (2 per MAC) of one forward pass of one example, counting the convolutions,
-    which hold all but a sliver of the arithmetic."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D, UpsampleConv)):  # UpsampleConv: the
-            # FLOPs of the conv it stands for, so rates compare with the unfused model's
-            positions = layer.output.shape[1:-1]
-        elif isinstance(layer, keras.layers.Conv2DTranspose):  # each input position spreads the whole kernel
-            positions = layer.input.shape[1:-1]
-        else:
-            continue
-        total += 2 * int(np.prod(positions)) * int(np.prod(layer.kernel.shape))
-    return total

@@ -3,6 +3,7 @@
 Stems appear only when complete. They are first written as float32, so a second pass can
 rescale or clamp what 16- or 24-bit files cannot hold, and say how much it changed.
 """
+
 import contextlib
 import os
 import warnings
@@ -25,20 +26,37 @@ def stem_paths(song, output, sources, template=TEMPLATE, ext="wav"):
     """``{source: path}`` of a song's stems: ``template`` below ``output``, with ``{track}`` (the
     song's file name without extension), ``{parent}`` (its folder's name), ``{source}`` and ``{ext}``."""
     song = os.path.abspath(os.fspath(song))
-    fields = {"track": os.path.splitext(os.path.basename(song))[0],
-              "parent": os.path.basename(os.path.dirname(song)), "ext": ext}
+    fields = {
+        "track": os.path.splitext(os.path.basename(song))[0],
+        "parent": os.path.basename(os.path.dirname(song)),
+        "ext": ext,
+    }
     try:
         paths = {source: os.path.join(output, template.format(source=source, **fields)) for source in sources}
     except (KeyError, IndexError, ValueError) as error:
-        raise ValueError(f"file-name template {template!r} is not valid: use the fields {{track}}, {{parent}}, "
-                         f"{{source}} and {{ext}} ({error!r})") from error
+        raise ValueError(
+            f"file-name template {template!r} is not valid: use the fields {{track}}, {{parent}}, "
+            f"{{source}} and {{ext}} ({error!r})"
+        ) from error
     if len(set(paths.values())) < len(paths):
-        raise ValueError(f"file-name template {template!r} gives every source the same file: it needs {{source}}")
+        raise ValueError(
+            f"file-name template {template!r} gives every source the same file: it needs {{source}}"
+        )
     return paths
 
 
-def separate_file(model, path, output, *, template=TEMPLATE, ext="wav", encoding=None, clipping="clamp",
-                  progress=None, **options):
+def separate_file(
+    model,
+    path,
+    output,
+    *,
+    template=TEMPLATE,
+    ext="wav",
+    encoding=None,
+    clipping="clamp",
+    progress=None,
+    **options,
+):
     """Write the stems of the audio file ``path`` (see ``stem_paths``) at its rate and channel count,
     and return their paths; ``options`` as for ``separate_track``.
 
@@ -57,8 +75,12 @@ def separate_file(model, path, output, *, template=TEMPLATE, ext="wav", encoding
         raise ValueError(f"stem format {ext!r} is not one of {list(FORMATS)}")
     try:
         info = soundfile.info(path)
-        rate, channels, frames, is_float = info.samplerate, info.channels, info.frames, info.subtype in ("FLOAT",
-                                                                                                         "DOUBLE")
+        rate, channels, frames, is_float = (
+            info.samplerate,
+            info.channels,
+            info.frames,
+            info.subtype in ("FLOAT", "DOUBLE"),
+        )
         blocks = _file_blocks(path, frames, rate)
     except (RuntimeError, soundfile.LibsndfileError):
         mix, rate = read_audio(path)
@@ -73,14 +95,18 @@ def separate_file(model, path, output, *, template=TEMPLATE, ext="wav", encoding
     try:
         with contextlib.ExitStack() as stack:
             finals = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
-            floats = {name: os.path.join(os.path.dirname(final), "float.wav") for name, final in finals.items()}
+            floats = {
+                name: os.path.join(os.path.dirname(final), "float.wav") for name, final in finals.items()
+            }
             peaks = _separate_to_float(model, blocks, rate, channels, frames, floats, progress, options)
             _encode(floats, finals, rate, channels, FORMATS[ext], subtype, clipping, peaks, path)
     except AudioError:
         raise
     except (OSError, soundfile.LibsndfileError) as error:  # a full disk, a read-only folder: nothing is left
-        raise AudioError(f"cannot write the stems of {path!r} to {os.path.dirname(next(iter(targets.values())))!r}: "
-                         f"{error}") from error
+        raise AudioError(
+            f"cannot write the stems of {path!r} to {os.path.dirname(next(iter(targets.values())))!r}: "
+            f"{error}"
+        ) from error
     except ValueError as error:  # a mix this model cannot take: name the file
         raise AudioError(f"cannot separate {path!r}: {error}") from error
     return targets
@@ -91,8 +117,12 @@ def _separate_to_float(model, blocks, rate, channels, frames, floats, progress, 
     peaks = dict.fromkeys(floats, 0.0)
     done = 0
     with contextlib.ExitStack() as stack:
-        writers = {name: stack.enter_context(soundfile.SoundFile(file, "w", rate, channels, subtype="FLOAT",
-                                                                 format="WAV")) for name, file in floats.items()}
+        writers = {
+            name: stack.enter_context(
+                soundfile.SoundFile(file, "w", rate, channels, subtype="FLOAT", format="WAV")
+            )
+            for name, file in floats.items()
+        }
         for out in separate_blocks(model, blocks, rate, **options):
             for name, block in out.items():
                 writers[name].write(block)
@@ -108,22 +138,30 @@ def _encode(floats, finals, rate, channels, file_format, subtype, clipping, peak
     scale = 1.0
     if subtype != "FLOAT" and clipping == "rescale" and max(peaks.values()) > 1.0:
         scale = 1.0 / max(peaks.values())
-        warnings.warn(f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {subtype} without clipping")
+        warnings.warn(
+            f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {subtype} without clipping"
+        )
     clamped = dict.fromkeys(floats, 0)
     for name, file in floats.items():
         if subtype == "FLOAT":  # float32 WAV already (FLAC holds no floats)
             os.replace(file, finals[name])
             continue
-        with soundfile.SoundFile(file) as source, soundfile.SoundFile(finals[name], "w", rate, channels,
-                                                                      subtype=subtype, format=file_format) as target:
+        with (
+            soundfile.SoundFile(file) as source,
+            soundfile.SoundFile(
+                finals[name], "w", rate, channels, subtype=subtype, format=file_format
+            ) as target,
+        ):
             for block in source.blocks(BLOCK, dtype="float32", always_2d=True):
                 block = block * scale
                 clamped[name] += int(np.count_nonzero(np.abs(block) > 1.0))
                 target.write(np.clip(block, -1.0, 1.0))
     if any(clamped.values()):
         counts = ", ".join(f"{name} {count}" for name, count in clamped.items() if count)
-        warnings.warn(f"{path!r}: samples beyond full scale clamped to [-1, 1] ({counts}); "
-                      f"--clipping rescale scales the stems instead, --encoding float32 keeps them")
+        warnings.warn(
+            f"{path!r}: samples beyond full scale clamped to [-1, 1] ({counts}); "
+            f"--clipping rescale scales the stems instead, --encoding float32 keeps them"
+        )
 
 
 def _file_blocks(path, header_frames, rate):
@@ -142,5 +180,7 @@ def _file_blocks(path, header_frames, rate):
     if not read:
         raise AudioError(f"audio file {path!r} decodes to no samples (its header claims {header_frames})")
     if read < header_frames:
-        warnings.warn(f"{path!r} decodes to {read / rate:.2f} s, less than the {header_frames / rate:.2f} s its "
-                      f"header claims: it is probably truncated; its stems end where its audio does")
+        warnings.warn(
+            f"{path!r} decodes to {read / rate:.2f} s, less than the {header_frames / rate:.2f} s its "
+            f"header claims: it is probably truncated; its stems end where its audio does"
+        )

@@ -6,6 +6,7 @@ window grid and are given their windows' context from the signal on both sides a
 window, moved back to end at the end. Resampling runs as a stream (soxr), which gives the same
 samples as resampling all at once.
 """
+
 import collections
 from typing import Callable, NamedTuple
 
@@ -17,7 +18,7 @@ from wavenet_j.audio import to_model_channels
 from wavenet_j.models import multi_stage, rebuild
 from wavenet_j.separation.windows import separate_signal, shared_context
 
-PASS_BYTES = 400 * 2 ** 20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
+PASS_BYTES = 400 * 2**20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
 # 32 windows, and separating 10 minutes peaks at 1.41 GB (1.27 GB with 16, 1.56 GB with 43)
 MAX_SHARED_WINDOWS = 64  # a cap on one pass's length, whatever the budget
 _PLANS = collections.OrderedDict()  # the last few compiled plans: building and tracing one takes seconds
@@ -26,7 +27,9 @@ _PLANS = collections.OrderedDict()  # the last few compiled plans: building and 
 class Plan(NamedTuple):
     """How one model with given options separates: a compiled pass and its window grid."""
 
-    separate: Callable  # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
+    separate: (
+        Callable  # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
+    )
     grid: int  # windows start at multiples of this: the output length, or the aligned hop
     margin: int  # input samples a segment needs beyond each of its ends: the context, on the grid
     last_window: int  # how far back the last segment must reach (the original's grid), else 0
@@ -39,7 +42,9 @@ WINDOWS = ("shared", "original")  # the window grids a context model can separat
 def shared_windows(model, budget=PASS_BYTES):
     """How many windows one pass of a context model computes: as many as keep the pass's activations
     (every layer's output, an upper bound on what is live at once) within ``budget`` bytes."""
-    per_sample = 4 * sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers) / model.input_shape[1]
+    per_sample = (
+        4 * sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers) / model.input_shape[1]
+    )
     block = 2 ** model.model_config["num_layers"]
     hop = block * (model.outputs[0].shape[1] // block)
     windows = int((budget / per_sample - model.input_shape[1]) // hop) + 1
@@ -81,9 +86,15 @@ def separation_plan(model, stages=1, precision=None, windows="shared", batch_win
     if stages > 1:
         network = multi_stage(network, stages)
     separate = tf.function(
-        lambda mix, left, right: separate_signal(network, mix, batch_windows, hop, jit_compile, (left, right)),
-        input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32), tf.TensorSpec([], tf.int32),
-                         tf.TensorSpec([], tf.int32)])
+        lambda mix, left, right: separate_signal(
+            network, mix, batch_windows, hop, jit_compile, (left, right)
+        ),
+        input_signature=[
+            tf.TensorSpec([None, model.input_shape[-1]], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ],
+    )
     plan = Plan(separate, grid, margin, last_window, unit)
     _PLANS[key] = model, copy, plan
     while len(_PLANS) > 4:
@@ -95,15 +106,22 @@ def _to_mix_channels(estimate, channels):
     """A mono model's estimate is duplicated; a stereo model's is averaged for a mono mix."""
     if estimate.shape[1] == channels:
         return estimate
-    return np.repeat(estimate, channels, axis=1) if estimate.shape[1] == 1 else estimate.mean(axis=1, keepdims=True)
+    return (
+        np.repeat(estimate, channels, axis=1)
+        if estimate.shape[1] == 1
+        else estimate.mean(axis=1, keepdims=True)
+    )
 
 
 class _Resampler:
     """soxr's stream, or nothing when the rates agree."""
 
     def __init__(self, rate_in, rate_out, channels):
-        self.stream = soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality="HQ") \
-            if rate_in != rate_out else None
+        self.stream = (
+            soxr.ResampleStream(rate_in, rate_out, channels, dtype="float32", quality="HQ")
+            if rate_in != rate_out
+            else None
+        )
 
     def __call__(self, chunk, last):
         return chunk if self.stream is None else self.stream.resample_chunk(chunk, last=last)
@@ -142,16 +160,31 @@ class _MixReader:
         finite = np.isfinite(block).all(axis=1)
         if not finite.all():
             at = self.length + int(np.argmin(finite))
-            raise ValueError(f"the mix has a NaN or infinite sample at sample {at} (second {at / self.sr:.2f})")
+            raise ValueError(
+                f"the mix has a NaN or infinite sample at sample {at} (second {at / self.sr:.2f})"
+            )
         self.length += len(block)
         return block
 
     def drop_before(self, position):
-        self.buffer, self.start = self.buffer[max(position, self.start) - self.start:], max(position, self.start)
+        self.buffer, self.start = (
+            self.buffer[max(position, self.start) - self.start :],
+            max(position, self.start),
+        )
 
 
-def separate_blocks(model, blocks, sr, *, stages=1, batch_windows=8, precision=None, windows="shared",
-                    segment_seconds=30.0, jit_compile=False):
+def separate_blocks(
+    model,
+    blocks,
+    sr,
+    *,
+    stages=1,
+    batch_windows=8,
+    precision=None,
+    windows="shared",
+    segment_seconds=30.0,
+    jit_compile=False,
+):
     """Separate a mix given as consecutive ``[n, channels]`` float32 blocks at ``sr``.
 
     Yields ``{source: [m, channels]}`` blocks at ``sr`` in order, as many samples in all as the
@@ -162,7 +195,9 @@ def separate_blocks(model, blocks, sr, *, stages=1, batch_windows=8, precision=N
     span = max(round(segment_seconds * config["expected_sr"] / plan.unit), 1) * plan.unit  # whole model calls
     reach = plan.margin + plan.last_window  # signal kept before a segment: the last one may reach back
     mix = _MixReader(blocks, sr, config["expected_sr"], config["num_channels"])
-    resample_out = {name: _Resampler(config["expected_sr"], sr, config["num_channels"]) for name in model.output}
+    resample_out = {
+        name: _Resampler(config["expected_sr"], sr, config["num_channels"]) for name in model.output
+    }
     start, emitted = 0, 0
     while True:
         end = start + span
@@ -174,15 +209,23 @@ def separate_blocks(model, blocks, sr, *, stages=1, batch_windows=8, precision=N
             if plan.last_window:  # the original's last window ends at the end: start on the grid before it
                 outputs_from = max(min(start, plan.grid * ((end - plan.last_window) // plan.grid)), 0)
         first, stop = max(outputs_from - plan.margin, 0), min(end + plan.margin, mix.end)
-        estimates = plan.separate(tf.constant(mix.buffer[first - mix.start:stop - mix.start]),
-                                  outputs_from - first, stop - end)
-        out = {name: _to_mix_channels(resample_out[name](estimate.numpy()[start - outputs_from:], last=final),
-                                      mix.mix_channels) for name, estimate in estimates.items()}
+        estimates = plan.separate(
+            tf.constant(mix.buffer[first - mix.start : stop - mix.start]), outputs_from - first, stop - end
+        )
+        out = {
+            name: _to_mix_channels(
+                resample_out[name](estimate.numpy()[start - outputs_from :], last=final), mix.mix_channels
+            )
+            for name, estimate in estimates.items()
+        }
         count = len(next(iter(out.values())))
         if mix.ended:  # the mix's length is known: stop exactly there
             count = min(count, mix.length - emitted)
         if final and emitted + count < mix.length:  # resampling may come out a sample short
-            out = {name: np.pad(block, [(0, mix.length - emitted - len(block)), (0, 0)]) for name, block in out.items()}
+            out = {
+                name: np.pad(block, [(0, mix.length - emitted - len(block)), (0, 0)])
+                for name, block in out.items()
+            }
             count = mix.length - emitted
         emitted += count
         yield {name: block[:count] for name, block in out.items()}

@@ -1,10 +1,11 @@
 """Separating a whole track in memory, through ``separate_blocks`` (as ``separate_file`` does from
 a file), so the work holds a segment at a time."""
+
 import numpy as np
 
 from wavenet_j.separation.segments import separate_blocks
 
-BLOCK = 2 ** 17  # samples read or handed over at a time
+BLOCK = 2**17  # samples read or handed over at a time
 
 
 def separate_track(model, mix, sr, **options):
@@ -39,10 +40,10 @@ def separate_track(model, mix, sr, **options):
     for out in separate_blocks(model, array_blocks(mix), sr, **options):
         count = len(next(iter(out.values())))
         for name, block in out.items():
-            results[name][position:position + count] = block
+            results[name][position : position + count] = block
         position += count
     return results
 
 
 def array_blocks(mix):
-    return (mix[i:i + BLOCK] for i in range(0, len(mix), BLOCK))
+    return (mix[i : i + BLOCK] for i in range(0, len(mix), BLOCK))

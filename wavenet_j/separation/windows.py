@@ -4,6 +4,7 @@ Written with TF ops on dynamic shapes so the same function runs eagerly, inside 
 ``tf.function`` and inside an exported SavedModel: the exported model gives the same numbers
 as the project's own separation by construction.
 """
+
 import tensorflow as tf
 
 from wavenet_j.models import rebuild
@@ -44,22 +45,36 @@ def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, gi
     starts = window_starts(length, output_frames, hop)
     ends = tf.concat([starts[1:], [length]], axis=0)
     after = tf.maximum(starts[-1] + input_frames - (tf.shape(mix)[0] - start), 0)
-    padded = tf.pad(mix[tf.maximum(start, 0):], [[tf.maximum(-start, 0), after], [0, 0]])
+    padded = tf.pad(mix[tf.maximum(start, 0) :], [[tf.maximum(-start, 0), after], [0, 0]])
     offsets, positions = tf.range(input_frames), tf.range(output_frames)
     batches = (tf.shape(starts)[0] + batch_windows - 1) // batch_windows
     names = list(model.output)
-    forward = tf.function(lambda windows: model(windows, training=False), jit_compile=True) if jit_compile \
+    forward = (
+        tf.function(lambda windows: model(windows, training=False), jit_compile=True)
+        if jit_compile
         else lambda windows: model(windows, training=False)
+    )
 
     def run_batch(batch, parts):
-        batch_starts = starts[batch * batch_windows:(batch + 1) * batch_windows]  # the last batch may be smaller
-        keep = positions[None, :] < (ends[batch * batch_windows:(batch + 1) * batch_windows] - batch_starts)[:, None]
+        batch_starts = starts[
+            batch * batch_windows : (batch + 1) * batch_windows
+        ]  # the last batch may be smaller
+        keep = (
+            positions[None, :]
+            < (ends[batch * batch_windows : (batch + 1) * batch_windows] - batch_starts)[:, None]
+        )
         estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
-        return batch + 1, {name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
-                           for name in names}
+        return batch + 1, {
+            name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
+            for name in names
+        }
 
-    parts = {name: tf.TensorArray(mix.dtype, size=batches, infer_shape=False,
-                                  element_shape=tf.TensorShape([None, mix.shape[-1]])) for name in names}
+    parts = {
+        name: tf.TensorArray(
+            mix.dtype, size=batches, infer_shape=False, element_shape=tf.TensorShape([None, mix.shape[-1]])
+        )
+        for name in names
+    }
     _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts), parallel_iterations=1)
     return {name: part.concat() for name, part in parts.items()}
 

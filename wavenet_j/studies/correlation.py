@@ -1,4 +1,5 @@
 """Is a J model's score a guide to its U twin's? Correlations with bootstrap intervals, and quadrants."""
+
 import numpy as np
 from scipy import stats
 
@@ -17,11 +18,16 @@ def correlate(u_scores, j_scores, bootstrap=2000, seed=0):
     result = {"pairs": len(u)}
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(u), size=(bootstrap, len(u)))
-    for name, function in (("pearson", lambda a, b: stats.pearsonr(a, b)[0]),
-                           ("spearman", lambda a, b: stats.spearmanr(a, b)[0])):
+    for name, function in (
+        ("pearson", lambda a, b: stats.pearsonr(a, b)[0]),
+        ("spearman", lambda a, b: stats.spearmanr(a, b)[0]),
+    ):
         result[name] = float(function(u, j))
         samples = [function(u[d], j[d]) for d in draws if np.ptp(u[d]) > 0 and np.ptp(j[d]) > 0]
-        result[f"{name}_ci95"] = [float(np.nanpercentile(samples, 2.5)), float(np.nanpercentile(samples, 97.5))]
+        result[f"{name}_ci95"] = [
+            float(np.nanpercentile(samples, 2.5)),
+            float(np.nanpercentile(samples, 97.5)),
+        ]
     return result
 
 

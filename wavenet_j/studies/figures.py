@@ -1,4 +1,5 @@
 """The paper's Fig. 2 and 3: U against J mean SDR, one labelled point per pair, quadrants at (U1, J1)."""
+
 import matplotlib
 
 matplotlib.use("Agg")

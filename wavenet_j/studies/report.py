@@ -1,4 +1,5 @@
 """What a study writes for readers: Tables 1-3 with the paper's numbers beside ours, and ``report.md``."""
+
 import os
 
 from wavenet_j.atomic import write_text
@@ -14,15 +15,27 @@ def _cell(ours, paper):
 def _rows(columns, paper):
     """``(label, statistic, cells)`` per row; a model of ``paper`` without our statistics is a gap."""
     for label, source, statistic in table_rows(PAPER_SOURCES):
-        yield label, statistic, [_cell((columns.get(name) or {}).get(source, {}).get(statistic),
-                                        paper[name][source][statistic]) for name in paper]
+        yield (
+            label,
+            statistic,
+            [
+                _cell(
+                    (columns.get(name) or {}).get(source, {}).get(statistic), paper[name][source][statistic]
+                )
+                for name in paper
+            ],
+        )
 
 
 def table_markdown(title, columns, paper):
     """Our statistics with the paper's beside them in parentheses; ``–`` marks a gap."""
     names = list(paper)
-    lines = [f"**{title}** (ours, paper in parentheses; SDR in dB)", "",
-             "| | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    lines = [
+        f"**{title}** (ours, paper in parentheses; SDR in dB)",
+        "",
+        "| | | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
     for label, statistic, cells in _rows(columns, paper):
         lines.append(f"| {label} | {statistic} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -30,8 +43,12 @@ def table_markdown(title, columns, paper):
 
 def table_latex(title, columns, paper):
     names = list(paper)
-    rows = [r"\begin{tabular}{ll" + "r" * len(names) + "}", r"\toprule",
-            " & & " + " & ".join(n.replace("_", r"\_") for n in names) + r" \\", r"\midrule"]
+    rows = [
+        r"\begin{tabular}{ll" + "r" * len(names) + "}",
+        r"\toprule",
+        " & & " + " & ".join(n.replace("_", r"\_") for n in names) + r" \\",
+        r"\midrule",
+    ]
     for label, statistic, cells in _rows(columns, paper):
         rows.append(f"{label} & {statistic} & " + " & ".join(cells) + r" \\")
     rows += [r"\bottomrule", r"\end{tabular}"]
@@ -60,18 +77,24 @@ def write_tables(study, out_dir):
 
 def report_markdown(report):
     """``report.md``: the correlations in words, the training times, the gaps, then the tables."""
-    lines = ["# J-Net study", "", f"Pairs (U/J): {', '.join(u + '/' + j for u, j in report['pairs'])}; "
-             f"origin {report['origin']}.", ""]
+    lines = [
+        "# J-Net study",
+        "",
+        f"Pairs (U/J): {', '.join(u + '/' + j for u, j in report['pairs'])}; origin {report['origin']}.",
+        "",
+    ]
     for source, result in report["correlation"].items():
         if "gap" in result:
             lines.append(f"- {source}: no correlation ({result['gap']})")
             continue
         c = result["mean_sdr"]
-        lines.append(f"- {source}, mean SDR over {c['pairs']} pairs: Pearson {c['pearson']:.2f} "
-                     f"[{c['pearson_ci95'][0]:.2f}, {c['pearson_ci95'][1]:.2f}], "
-                     f"Spearman {c['spearman']:.2f} [{c['spearman_ci95'][0]:.2f}, {c['spearman_ci95'][1]:.2f}]; "
-                     f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs "
-                     f"in the first or third quadrant")
+        lines.append(
+            f"- {source}, mean SDR over {c['pairs']} pairs: Pearson {c['pearson']:.2f} "
+            f"[{c['pearson_ci95'][0]:.2f}, {c['pearson_ci95'][1]:.2f}], "
+            f"Spearman {c['spearman']:.2f} [{c['spearman_ci95'][0]:.2f}, {c['spearman_ci95'][1]:.2f}]; "
+            f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs "
+            f"in the first or third quadrant"
+        )
     times = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(report["train_seconds"].items()))
     lines += ["", f"Training time per model (s): {times}", ""]
     if report["gaps"]:

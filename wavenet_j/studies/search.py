@@ -1,5 +1,6 @@
 """Architecture search with J twins: rank U variants by their cheap random-encoder twins and train
 only the best."""
+
 import json
 import os
 
@@ -47,8 +48,9 @@ def search(candidates, out_dir, *, base=("tiny",), top_k=2, study_id="search", o
     seconds = {name: study.record(name)["train_seconds"] for name in trained}
     u_times = [seconds[name] for _, name in finalists]
     result = {
-        "ranking_by_j_validation_loss": [{"model": name, "j_validation_loss": loss}
-                                         for loss, name in ranking],
+        "ranking_by_j_validation_loss": [
+            {"model": name, "j_validation_loss": loss} for loss, name in ranking
+        ],
         "finalists_u_validation_loss": {name: loss for loss, name in finalists},
         "chosen": min(finalists)[1],
         "train_seconds": seconds,

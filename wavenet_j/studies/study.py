@@ -7,6 +7,7 @@ redone. Each model's record (``<out>/models/<model>.json``: its run, training ti
 folders, test set, failures) is written by whichever machine ran it, so shards of a study can
 share one output folder; ``<out>/study.json`` gathers them with the report.
 """
+
 import json
 import os
 import time
@@ -30,8 +31,9 @@ class Study:
     without a record of its scores is a gap.
     """
 
-    def __init__(self, out_dir, *, base=("tiny",), study_id="study", overrides=None, windows="original",
-                 train=True):
+    def __init__(
+        self, out_dir, *, base=("tiny",), study_id="study", overrides=None, windows="original", train=True
+    ):
         self.out_dir, self.base, self.study_id, self.windows = out_dir, list(base), study_id, windows
         self.overrides, self.train = dict(overrides or {}), train
         self.gaps, self.test_set = {}, None
@@ -67,8 +69,9 @@ class Study:
         return {"run": None, "train_seconds": 0.0, "results": {}, "test_set": None, "failures": {}}
 
     def _save(self, name, record):
-        write_text(os.path.join(self.out_dir, "models", f"{name}.json"),
-                   json.dumps(record, indent=1, sort_keys=True))
+        write_text(
+            os.path.join(self.out_dir, "models", f"{name}.json"), json.dumps(record, indent=1, sort_keys=True)
+        )
 
     def trained(self, name):
         """The best model of ``name``, training it (or resuming its run) if it has no result yet."""
@@ -96,8 +99,12 @@ class Study:
             try:
                 model = self.trained(name)
                 root = _prepared_corpus(self.config(name))
-                evaluate_model(model, os.path.join(self.out_dir, results), root,
-                               separation={"stages": stages, "windows": self.windows})
+                evaluate_model(
+                    model,
+                    os.path.join(self.out_dir, results),
+                    root,
+                    separation={"stages": stages, "windows": self.windows},
+                )
             except Exception as error:  # a failed run is a marked gap in the outputs, never a silent number
                 self.gaps[label] = f"{type(error).__name__}: {error}"
                 record = self.record(name)
@@ -111,8 +118,10 @@ class Study:
             self._save(name, record)
         self.test_set = self.test_set or record["test_set"]
         if record["test_set"] != self.test_set:
-            raise StudyError(f"{label} was evaluated on another test set ({len(record['test_set'])} tracks) "
-                             f"than the study's ({len(self.test_set)}); use one corpus for every model")
+            raise StudyError(
+                f"{label} was evaluated on another test set ({len(record['test_set'])} tracks) "
+                f"than the study's ({len(self.test_set)}); use one corpus for every model"
+            )
         return load_scores(os.path.join(self.out_dir, record["results"][str(stages)]))
 
     def plan(self, needed):
@@ -127,8 +136,9 @@ class Study:
         rows = []
         for name in dict.fromkeys(model for model, _ in needed):
             record, run_dir = self.record(name), self.run_dir(name)
-            missing = [stages for model, stages in needed
-                       if model == name and str(stages) not in record["results"]]
+            missing = [
+                stages for model, stages in needed if model == name and str(stages) not in record["results"]
+            ]
             checkpoints = _latest_step(os.path.join(run_dir, "checkpoints"))
             if not missing:
                 action = "reuse its scores"
@@ -143,9 +153,15 @@ class Study:
             if action.startswith(("train", "resume")):
                 seconds = step_seconds(config)
                 low, high = schedule_steps(config)
-                row.update(step_seconds=seconds, batch_size=config["batch_size"], steps=[low, high],
-                           seconds=[_scaled_seconds(config, seconds, low),
-                                    high and _scaled_seconds(config, seconds, high)])
+                row.update(
+                    step_seconds=seconds,
+                    batch_size=config["batch_size"],
+                    steps=[low, high],
+                    seconds=[
+                        _scaled_seconds(config, seconds, low),
+                        high and _scaled_seconds(config, seconds, high),
+                    ],
+                )
             rows.append(row)
         return rows
 
@@ -188,8 +204,12 @@ def study_models(pairs=PAIRS, tables=True):
     columns but the original-only ones."""
     needed = [(name, 1) for pair in pairs for name in pair]
     if tables:
-        needed += [model_and_stages(column) for paper in TABLES.values() for column in paper
-                   if column not in ORIGINAL_ONLY]
+        needed += [
+            model_and_stages(column)
+            for paper in TABLES.values()
+            for column in paper
+            if column not in ORIGINAL_ONLY
+        ]
     return list(dict.fromkeys(needed))
 
 
@@ -207,8 +227,9 @@ def _sharded(needed, shard):
     return [(model, stages) for model, stages in needed if model in mine]
 
 
-def plan_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="study", overrides=None,
-               shard=None):
+def plan_study(
+    out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="study", overrides=None, shard=None
+):
     """What ``run_study`` with these arguments would train and evaluate, and how long (``Study.plan``);
     the configs and corpus are checked first, as a run would."""
     study = Study(out_dir, base=base, study_id=study_id, overrides=overrides)
@@ -217,8 +238,18 @@ def plan_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="s
     return study.plan(_sharded(needed, shard))
 
 
-def run_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="study", overrides=None,
-              windows="original", shard=None, merge=False):
+def run_study(
+    out_dir,
+    *,
+    base=("tiny",),
+    pairs=PAIRS,
+    tables=True,
+    study_id="study",
+    overrides=None,
+    windows="original",
+    shard=None,
+    merge=False,
+):
     """The whole study's output under ``out_dir``: figures, correlations, tables, times.
 
     ``windows`` is the window grid context models are scored on (``separate_track``): the
@@ -226,8 +257,9 @@ def run_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="st
     scores only every n-th model from the i-th (one machine of n sharing ``out_dir``) and draws
     nothing; ``merge=True`` trains nothing and draws from what the shards wrote.
     """
-    study = Study(out_dir, base=base, study_id=study_id, overrides=overrides, windows=windows,
-                  train=not merge)
+    study = Study(
+        out_dir, base=base, study_id=study_id, overrides=overrides, windows=windows, train=not merge
+    )
     needed = study_models(pairs, tables)
     study.check([model for model, _ in needed], corpus=not merge)
     if shard is not None:
@@ -240,8 +272,9 @@ def run_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="st
     report = {"pairs": [list(p) for p in pairs], "origin": origin, "correlation": {}, "figures": []}
     for source, source_points in points.items():
         if source_points:
-            report["figures"] += pair_scatter(source_points, origin, f"Mean SDR of {source}: U vs J",
-                                              os.path.join(out_dir, FIGURES[source]))
+            report["figures"] += pair_scatter(
+                source_points, origin, f"Mean SDR of {source}: U vs J", os.path.join(out_dir, FIGURES[source])
+            )
         report["correlation"][source] = _correlation(source_points, origin)
     if tables:
         report["tables"] = write_tables(study, out_dir)
@@ -250,8 +283,14 @@ def run_study(out_dir, *, base=("tiny",), pairs=PAIRS, tables=True, study_id="st
     report["gaps"] = study.gaps
     write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, sort_keys=True))
     write_text(os.path.join(out_dir, "report.md"), report_markdown(report))
-    manifest = {"base": study.base, "overrides": study.overrides, "windows": windows,
-                "test_set": study.test_set, "models": records, "gaps": study.gaps}
+    manifest = {
+        "base": study.base,
+        "overrides": study.overrides,
+        "windows": windows,
+        "test_set": study.test_set,
+        "models": records,
+        "gaps": study.gaps,
+    }
     write_text(os.path.join(out_dir, "study.json"), json.dumps(manifest, indent=1, sort_keys=True))
     return report
 
@@ -273,8 +312,10 @@ def _correlation(points, origin):
     """The report's entry for one source: correlations and quadrant share, or the gap that prevents them."""
     labels = list(points)
     try:
-        result = {"mean_sdr": correlate([points[k][0] for k in labels], [points[k][1] for k in labels]),
-                  "first_or_third_quadrant_share": quadrant_share(points, origin)}
+        result = {
+            "mean_sdr": correlate([points[k][0] for k in labels], [points[k][1] for k in labels]),
+            "first_or_third_quadrant_share": quadrant_share(points, origin),
+        }
     except StudyError as error:
         result = {"gap": str(error)}
     result["points"] = points

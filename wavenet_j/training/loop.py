@@ -7,6 +7,7 @@ function of the seed, stage and epoch, so that position is the pipeline's whole 
 and ``best.keras``, the best model by validation loss over all stages; ``model_config.json`` and
 ``split.json`` say what was trained on what.
 """
+
 import json
 import math
 import os
@@ -54,36 +55,46 @@ def run_paths(model_config, experiment_id):
     return tuple(paths)
 
 
-def _example_mse(target, estimate):
+def _mse_per_example(target, estimate):
     """MSE of each example over samples and channels, in float32 whatever the model computes in."""
     return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - target), axis=[1, 2])
 
 
-def _per_example_mse(targets, estimates, sources):
-    """MSE of each example, averaged over sources."""
-    return tf.add_n([_example_mse(targets[s], estimates[s]) for s in sources]) / len(sources)
+def _mse_over_sources(targets, estimates, sources):
+    """``_mse_per_example`` averaged over the sources."""
+    return tf.add_n([_mse_per_example(targets[s], estimates[s]) for s in sources]) / len(sources)
 
 
-def _per_example_magnitude_l1(model, mix, targets, sources, training):
+def _magnitude_l1_over_sources(model, mix, targets, sources, training):
     """The original's spectrogram loss (``raw_audio_loss=False``): mean absolute difference between each
     target's magnitude spectrogram and the model's estimate of it, averaged over sources."""
     estimates = source_magnitudes(model, mix, training=training)
-    return tf.add_n([tf.reduce_mean(tf.abs(magnitude(targets[s]) - tf.cast(estimates[s], tf.float32)), axis=[1, 2])
-                     for s in sources]) / len(sources)
+    return tf.add_n(
+        [
+            tf.reduce_mean(tf.abs(magnitude(targets[s]) - tf.cast(estimates[s], tf.float32)), axis=[1, 2])
+            for s in sources
+        ]
+    ) / len(sources)
+
+
+def separation_losses(model, mix, targets, config, training):
+    """``(per-example loss, final estimates)``: the separation MSE summed over progressive stages,
+    or with ``raw_audio_loss=False`` L1 on magnitude spectrograms; training and validation both."""
+    sources = config["source_names"]
+    stages = stage_estimates(model, mix, config["num_stages"], training=training)
+    if config["raw_audio_loss"]:
+        return tf.add_n([_mse_over_sources(targets, estimates, sources) for estimates in stages]), stages[-1]
+    return _magnitude_l1_over_sources(model, mix, targets, sources, training), stages[-1]
 
 
 def example_losses(model, mix, targets, config, training=True):
-    """Per-example training loss: separation MSE summed over progressive stages, plus identity loss;
-    or, with ``raw_audio_loss=False``, L1 on magnitude spectrograms (one stage, no identity loss)."""
-    sources = config["source_names"]
-    if not config["raw_audio_loss"]:
-        return _per_example_magnitude_l1(model, mix, targets, sources, training)
-    stages = stage_estimates(model, mix, config["num_stages"], training=training)
-    loss = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
-    if config["identity_loss_weight"]:
+    """Per-example training loss: ``separation_losses`` plus, with waveform losses, the identity loss."""
+    loss, _ = separation_losses(model, mix, targets, config, training)
+    if config["identity_loss_weight"] and config["raw_audio_loss"]:
         # Each clean source through the network should come back as itself in its own output.
+        sources = config["source_names"]
         identity = {s: model(targets[s], training=training)[s] for s in sources}
-        loss += config["identity_loss_weight"] * _per_example_mse(targets, identity, sources)
+        loss += config["identity_loss_weight"] * _mse_over_sources(targets, identity, sources)
     return loss
 
 
@@ -92,7 +103,8 @@ def model_and_optimizer(config):
     precision = config["mixed_precision"]
     model = build_separator(config) if not precision else rebuild(build_separator(config), precision)
     optimizer = keras.optimizers.Adam(
-        Schedule.from_config(config).learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
+        Schedule.from_config(config).learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8
+    )  # TF1 Adam's epsilon
     if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)
@@ -116,6 +128,7 @@ def train_step_fn(model, optimizer, config, global_batch, strategy):
     def train_step(mix, targets):
         losses = strategy.run(replica_step, args=(mix, targets))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
     return train_step
 
 
@@ -129,8 +142,9 @@ def step_seconds(model_config, steps=3):
     random = np.random.default_rng(0)
 
     def audio(frames):
-        return tf.constant(random.uniform(-0.5, 0.5, (config["batch_size"], frames, config["num_channels"])),
-                           tf.float32)
+        return tf.constant(
+            random.uniform(-0.5, 0.5, (config["batch_size"], frames, config["num_channels"])), tf.float32
+        )
 
     mix, targets = audio(input_frames), {source: audio(output_frames) for source in config["source_names"]}
     float(step(mix, targets))
@@ -150,7 +164,6 @@ class Trainer:
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
         # A missing or empty corpus fails here, before any work and before the run's folders exist.
-        ensure_toy_corpus(self.config)
         self.config["musdb_path"] = corpus_root(self.config)
         detect_is_wav(self.config["musdb_path"])
         self._check_writable()
@@ -160,9 +173,16 @@ class Trainer:
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
             self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps done in this epoch
             self.schedule_state = tf.Variable([1.0, 0.0, 0.0, math.inf], dtype=tf.float64, trainable=False)
-        checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
-                                         position=self.position, schedule=self.schedule_state)
-        self.manager = tf.train.CheckpointManager(checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=2)
+        checkpoint = tf.train.Checkpoint(
+            model=self.model,
+            optimizer=self.optimizer,
+            step=self.step,
+            position=self.position,
+            schedule=self.schedule_state,
+        )
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=2
+        )
         self.best_path = os.path.join(self.run_dir, "best.keras")
         self.result_path = os.path.join(self.run_dir, "result.json")
         self.writer = tf.summary.create_file_writer(self.log_dir)
@@ -180,42 +200,45 @@ class Trainer:
                 raise TrainingError(f"cannot write to {folder!r}: {error}") from error
 
     def _restore(self):
-        """Continue from the last checkpoint, if any, saying whether the run starts, resumes or is finished."""
+        """Continue from the last checkpoint, if any, saying whether the run starts, resumes or is
+        finished."""
         if not self.manager.latest_checkpoint:
             print(f"starting run {self.run_dir}")
             return
         self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
         self.schedule.restore(self.schedule_state.numpy())
         if self.schedule.done:
-            print(f"run {self.run_dir} is finished (all {len(self.schedule.stages)} stages): best model "
-                  f"{self.best_path}, result {self.result_path}")
+            print(
+                f"run {self.run_dir} is finished (all {len(self.schedule.stages)} stages): best model "
+                f"{self.best_path}, result {self.result_path}"
+            )
         else:
-            print(f"resuming run {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
-                  f"epoch {self.schedule.epoch + 1}")
+            print(
+                f"resuming run {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
+                f"epoch {self.schedule.epoch + 1}"
+            )
 
     def _save(self):
         self.schedule_state.assign(self.schedule.state())
         self.manager.save(checkpoint_number=int(self.step.numpy()))
 
-    def _train_step_fn(self, global_batch):
-        """The compiled step for one global batch size (later stages may double it)."""
+    def train_step(self, global_batch):
+        """The compiled step ``(mix, targets) -> loss`` for one global batch size (later stages may
+        double it), built once per size."""
         if global_batch not in self._steps:
-            self._steps[global_batch] = train_step_fn(self.model, self.optimizer, self.config, global_batch,
-                                                      self.strategy)
+            self._steps[global_batch] = train_step_fn(
+                self.model, self.optimizer, self.config, global_batch, self.strategy
+            )
         return self._steps[global_batch]
 
     def _validation_fn(self):
-        config, sources = self.config, self.config["source_names"]
+        config = self.config
 
         @tf.function(reduce_retracing=True)  # the last batch of a partition is smaller
         def batch_losses(mix, targets):
-            stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
-            if config["raw_audio_loss"]:
-                total = tf.add_n([_per_example_mse(targets, estimates, sources) for estimates in stages])
-            else:
-                total = _per_example_magnitude_l1(self.model, mix, targets, sources, training=False)
-            per_source = {s: _example_mse(targets[s], stages[-1][s]) for s in sources}
-            return total, per_source
+            total, estimates = separation_losses(self.model, mix, targets, config, training=False)
+            return total, {s: _mse_per_example(targets[s], estimates[s]) for s in config["source_names"]}
+
         return batch_losses
 
     def validate(self, dataset):
@@ -226,7 +249,9 @@ class Trainer:
             totals.append(total.numpy())
             for s, values in by_source.items():
                 per_source[s].append(values.numpy())
-        return float(np.mean(np.concatenate(totals))), {s: float(np.mean(np.concatenate(v))) for s, v in per_source.items()}
+        return float(np.mean(np.concatenate(totals))), {
+            s: float(np.mean(np.concatenate(v))) for s, v in per_source.items()
+        }
 
     def _log_audio(self, snippet, step):
         mix, targets = snippet
@@ -235,80 +260,117 @@ class Trainer:
         with self.writer.as_default(step=step):
             tf.summary.audio("validation/mix", tf.clip_by_value(mix, -1, 1), rate, max_outputs=1)
             for s in self.config["source_names"]:
-                tf.summary.audio(f"validation/{s}_target", tf.clip_by_value(targets[s], -1, 1), rate, max_outputs=1)
-                tf.summary.audio(f"validation/{s}_estimate", tf.clip_by_value(estimates[s], -1, 1), rate, max_outputs=1)
+                tf.summary.audio(
+                    f"validation/{s}_target", tf.clip_by_value(targets[s], -1, 1), rate, max_outputs=1
+                )
+                tf.summary.audio(
+                    f"validation/{s}_estimate", tf.clip_by_value(estimates[s], -1, 1), rate, max_outputs=1
+                )
 
     def fit(self):
         """Train until the last stage stops early; returns the run's summary (also in ``result.json``).
 
         A finished run trains nothing: its stored summary is returned.
         """
-        config, started = self.config, time.time()
+        started = time.time()
         self._restore()
         if self.schedule.done and os.path.exists(self.result_path):
             with open(self.result_path, encoding="utf-8") as handle:
                 return json.load(handle)
-        valid_names = [t.name for t in partition_tracks(config, "valid")]
-        write_text(os.path.join(self.run_dir, "model_config.json"), json.dumps(config, indent=1, sort_keys=True))
-        write_text(os.path.join(self.run_dir, "split.json"), json.dumps(
-            {"valid": valid_names, "train": [t.name for t in partition_tracks(config, "train")]}, indent=1))
-        valid = get_dataset(config, "valid")
+        self._write_run_files()
+        valid = get_dataset(self.config, "valid")
         snippet = next(iter(valid.unbatch().batch(1)))
-        steps_per_epoch = config["epoch_it"]
-        checkpoint_every = config["checkpoint_steps"] or steps_per_epoch
         while not self.schedule.done:
             stage, epoch = self.schedule.stage, self.schedule.epoch
-            batch = self.schedule.batch_size(config["batch_size"])
-            self.optimizer.learning_rate.assign(self.schedule.learning_rate)
-            train_step = self._train_step_fn(batch)
-            data = get_dataset(config, "train", batch_size=batch, epoch=1000 * stage + epoch)
-            start = int(self.position.numpy())
-            batches = iter(self.strategy.experimental_distribute_dataset(data.skip(start)))
-            bar = tqdm(range(start, steps_per_epoch), initial=start, total=steps_per_epoch,
-                       desc=f"stage {stage} epoch {epoch + 1}", unit="step", leave=False)
-            tick = time.time()
-            for position in bar:
-                mix, targets = next(batches)
-                loss = float(train_step(mix, targets).numpy())
-                step = int(self.step.assign_add(1).numpy())
-                if not math.isfinite(loss):
-                    raise TrainingError(
-                        f"training loss is {loss} at step {step} (stage {stage}, epoch {epoch + 1}); the last "
-                        f"checkpoint in {self.manager.directory!r} and {self.best_path!r} are kept")
-                bar.set_postfix(loss=f"{loss:.5f}")
-                with self.writer.as_default(step=step):
-                    tf.summary.scalar("train/loss", loss)
-                    tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate.numpy()))
-                    tf.summary.scalar("train/stage", stage)
-                    tf.summary.scalar("train/batch_size", batch)
-                    tf.summary.scalar("train/steps_per_second", 1.0 / max(time.time() - tick, 1e-9))
-                tick = time.time()
-                self.position.assign(position + 1)
-                if (position + 1) % checkpoint_every == 0 and position + 1 < steps_per_epoch:
-                    self._save()
-            bar.close()
-            validation_loss, per_source = self.validate(valid)
-            step = int(self.step.numpy())
-            with self.writer.as_default(step=step):
-                tf.summary.scalar("validation/loss", validation_loss)
-                for s, value in per_source.items():
-                    tf.summary.scalar(f"validation/{s}_mse", value)
-            self._log_audio(snippet, step)
+            self._train_epoch(stage, epoch)
+            validation_loss = self._validate_epoch(valid, snippet)
             if self.schedule.record(validation_loss):
                 with atomic_path(self.best_path) as temporary:
                     self.model.save(temporary)
-            print(f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
-                  f"(best {self.schedule.best:.6f})")
+            print(
+                f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
+                f"(best {self.schedule.best:.6f})"
+            )
             self.position.assign(0)
             self._save()
         self.writer.flush()
-        result = {"best_validation_loss": self.schedule.best, "steps": int(self.step.numpy()),
-                  "best_model": self.best_path, "log_dir": self.log_dir,
-                  "seconds_this_run": round(time.time() - started, 1)}
+        result = {
+            "best_validation_loss": self.schedule.best,
+            "steps": int(self.step.numpy()),
+            "best_model": self.best_path,
+            "log_dir": self.log_dir,
+            "seconds_this_run": round(time.time() - started, 1),
+        }
         write_text(self.result_path, json.dumps(result, indent=1))
         return result
 
+    def _write_run_files(self):
+        """``model_config.json`` and ``split.json``: what this run trains, on which tracks."""
+        config = self.config
+        split = {
+            partition: [t.name for t in partition_tracks(config, partition)]
+            for partition in ("valid", "train")
+        }
+        write_text(
+            os.path.join(self.run_dir, "model_config.json"), json.dumps(config, indent=1, sort_keys=True)
+        )
+        write_text(os.path.join(self.run_dir, "split.json"), json.dumps(split, indent=1))
+
+    def _train_epoch(self, stage, epoch):
+        """The rest of an epoch's steps, from the position a killed run saved, checkpointing on the way."""
+        config = self.config
+        batch = self.schedule.batch_size(config["batch_size"])
+        self.optimizer.learning_rate.assign(self.schedule.learning_rate)
+        train_step = self.train_step(batch)
+        data = get_dataset(config, "train", batch_size=batch, epoch=1000 * stage + epoch)
+        start, steps_per_epoch = int(self.position.numpy()), config["epoch_it"]
+        checkpoint_every = config["checkpoint_steps"] or steps_per_epoch
+        batches = iter(self.strategy.experimental_distribute_dataset(data.skip(start)))
+        bar = tqdm(
+            range(start, steps_per_epoch),
+            initial=start,
+            total=steps_per_epoch,
+            desc=f"stage {stage} epoch {epoch + 1}",
+            unit="step",
+            leave=False,
+        )
+        tick = time.time()
+        for position in bar:
+            mix, targets = next(batches)
+            loss = float(train_step(mix, targets).numpy())
+            step = int(self.step.assign_add(1).numpy())
+            if not math.isfinite(loss):
+                raise TrainingError(
+                    f"training loss is {loss} at step {step} (stage {stage}, epoch {epoch + 1}); the last "
+                    f"checkpoint in {self.manager.directory!r} and {self.best_path!r} are kept"
+                )
+            bar.set_postfix(loss=f"{loss:.5f}")
+            with self.writer.as_default(step=step):
+                tf.summary.scalar("train/loss", loss)
+                tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate.numpy()))
+                tf.summary.scalar("train/stage", stage)
+                tf.summary.scalar("train/batch_size", batch)
+                tf.summary.scalar("train/steps_per_second", 1.0 / max(time.time() - tick, 1e-9))
+            tick = time.time()
+            self.position.assign(position + 1)
+            if (position + 1) % checkpoint_every == 0 and position + 1 < steps_per_epoch:
+                self._save()
+        bar.close()
+
+    def _validate_epoch(self, valid, snippet):
+        """The validation loss after an epoch, logged with the per-source MSE and an audio snippet."""
+        validation_loss, per_source = self.validate(valid)
+        step = int(self.step.numpy())
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("validation/loss", validation_loss)
+            for s, value in per_source.items():
+                tf.summary.scalar(f"validation/{s}_mse", value)
+        self._log_audio(snippet, step)
+        return validation_loss
+
 
 def train(model_config, experiment_id):
-    """Train one experiment (resuming it if a checkpoint exists); returns its summary."""
+    """Train one experiment (resuming it if a checkpoint exists); returns its summary. The toy corpus
+    (``musdb_path="toy"``) is generated first where it is missing."""
+    ensure_toy_corpus(complete_config(model_config))
     return Trainer(model_config, experiment_id).fit()

@@ -3,6 +3,7 @@
 ``model_config["schedule"]`` holds one ``(batch size factor, learning rate)`` pair per stage:
 the J-Net paper's three (section 3.2) for its models, the original Wave-U-Net's two for M1-M6.
 """
+
 import dataclasses
 import math
 
@@ -27,8 +28,11 @@ class Schedule:
 
     @classmethod
     def from_config(cls, model_config):
-        return cls([tuple(pair) for pair in model_config["schedule"]], model_config["worse_epochs"],
-                   model_config["max_epochs"])
+        return cls(
+            [tuple(pair) for pair in model_config["schedule"]],
+            model_config["worse_epochs"],
+            model_config["max_epochs"],
+        )
 
     @property
     def done(self):
@@ -57,4 +61,9 @@ class Schedule:
         return [self.stage, self.epoch, self.worse, self.best]
 
     def restore(self, state):
-        self.stage, self.epoch, self.worse, self.best = int(state[0]), int(state[1]), int(state[2]), float(state[3])
+        self.stage, self.epoch, self.worse, self.best = (
+            int(state[0]),
+            int(state[1]),
+            int(state[2]),
+            float(state[3]),
+        )
