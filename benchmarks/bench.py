@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from wavenet_j.configs import resolve_config  # noqa: E402
 from wavenet_j.models import build_separator  # noqa: E402
-from wavenet_j.models.layers import UpsampleConv  # noqa: E402
+from wavenet_j.models.layers import LinearUpsample, UpsampleConv  # noqa: E402
 from wavenet_j.training.loop import model_and_optimizer, train_step_fn  # noqa: E402
 
 RATE = 22050
@@ -243,7 +243,11 @@ def bench_plain_keras():
     theirs = plain_separation()
     difference = max(float(np.abs(ours[n] - theirs[n]).max()) for n in ours)
     out = {"separation_max_abs_difference": difference}
-    times = {"separation": (lambda: separate_track(model, mix, RATE), plain_separation)}
+    times = {
+        "separation": (lambda: separate_track(model, mix, RATE), plain_separation),
+        # wavenet-j separate's default: XLA (compiled in the warm-up, as predict's tracing is)
+        "separation_xla": (lambda: separate_track(model, mix, RATE, jit_compile=True), plain_separation),
+    }
     for name, frozen in (("U1", False), ("J1", True)):
         step, _ = project_step(name)
         trainable = plain_keras.compiled(plain_keras.plain_u1(), frozen_encoder=frozen)
@@ -356,12 +360,57 @@ def bench_memory():
     return {"separation_10min_peak_rss_gb": out}
 
 
+def _step_ms(layer, shapes, input_gradients=True, batch=16):
+    """Milliseconds of forward + backward of one layer at training's batch: the gradients of its weights,
+    and of its inputs unless they are the mix (``input_gradients=False``)."""
+    rng = np.random.default_rng(0)
+    inputs = [tf.constant(rng.standard_normal((batch, *shape)), tf.float32) for shape in shapes]
+    inputs = inputs if len(inputs) > 1 else inputs[0]
+    layer(inputs)
+    watched = tf.nest.flatten(inputs) if input_gradients else []
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(watched)
+            loss = tf.reduce_sum(tf.square(layer(inputs)))
+        return tape.gradient(loss, [*layer.trainable_variables, *watched])
+
+    return round(1000 * timed(lambda: [g.numpy() for g in step()], repeats=3)[0], 1)
+
+
+def bench_profile():
+    """Where U1's training step goes, layer by layer at batch 16: each decoder level as the three layers
+    it was (upsampling, concatenation, conv) and as one ``UpsampleConv``; the first conv (2 input
+    channels) and an output conv, which run far below the others' FLOP rate."""
+    config = resolve_config("U1")
+    frames, width, merge = config["num_frames"], config["filter_size"], config["merge_filter_size"]
+    channels = [config["num_initial_filters"] * (level + 1) for level in range(config["num_layers"] + 1)]
+    out = {"decoder_level_ms": {}}
+    for level in (0, 1, 2, 3, 5, 8):
+        n = frames >> level
+        skip, low = (n, channels[level]), (n // 2, channels[level + 1])
+        inputs = [keras.Input(skip), keras.Input(low)]
+        merged = keras.layers.Concatenate()([inputs[0], LinearUpsample()(inputs[1])])
+        conv = keras.layers.Conv1D(channels[level], merge, padding="same", activation="leaky_relu")(merged)
+        out["decoder_level_ms"][level] = {
+            "three_layers": _step_ms(keras.Model(inputs, conv), [skip, low]),
+            "upsample_conv": _step_ms(UpsampleConv(channels[level], merge), [skip, low]),
+        }
+    first = keras.layers.Conv1D(channels[0], width, padding="same", activation="leaky_relu")
+    out["first_conv_ms"] = _step_ms(first, [(frames, 2)], input_gradients=False)
+    output = keras.layers.Conv1D(2, 1, activation="tanh")
+    out["output_conv_ms"] = _step_ms(output, [(frames, channels[0] + 2)])
+    return {"profile": out}
+
+
 def bench_plain_keras_avx2():
-    """``plain_keras`` again in a child process whose oneDNN kernels may use AVX2 at most
-    (``ONEDNN_MAX_CPU_ISA=AVX2``): the convolutions of a machine without AVX-512, on this one."""
+    """``plain_keras`` again in a child process whose oneDNN kernels and XLA's code may use AVX2 at most
+    (``ONEDNN_MAX_CPU_ISA=AVX2``, ``--xla_cpu_max_isa=AVX2``): the convolutions of a machine without
+    AVX-512, on this one."""
     result = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--json", "--only", "plain_keras"],
-        env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2"),
+        env=dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX2", XLA_FLAGS="--xla_cpu_max_isa=AVX2"),
         capture_output=True,
         text=True,
         check=True,
@@ -382,7 +431,8 @@ def _first_written(folder, process, least=4096):
 
 def bench_startup():
     """Fresh processes: ``wavenet-j --help``, ``import wavenet_j``, and ``wavenet-j separate`` on a
-    60-s 44.1 kHz stereo song with a saved U1: seconds to the first stem samples on disk, and to the end."""
+    60-s 44.1 kHz stereo song with a saved U1: seconds to the first stem samples on disk, and to the end
+    (each run once: a first run compiles, and the others would find its compilation)."""
     import soundfile
 
     command = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
@@ -399,19 +449,23 @@ def bench_startup():
         soundfile.write(
             song, np.random.default_rng(0).uniform(-0.5, 0.5, (60 * 44100, 2)), 44100, subtype="PCM_16"
         )
-        first, total = [], []
-        for run in range(2):
-            folder = os.path.join(workdir, f"stems{run}")
+        env = dict(os.environ, WAVENET_J_CACHE=os.path.join(workdir, "cache"))  # starts empty
+        # XLA compiling (the default) into the empty cache, XLA from the cache, and without XLA:
+        for run, options in (("xla_compiling", []), ("xla_cached", []), ("no_xla", ["--no-xla"])):
+            folder = os.path.join(workdir, run)
             start = time.perf_counter()
             process = subprocess.Popen(
-                [command, "separate", song, "--model", model_path, "-o", folder],
+                [command, "separate", song, "--model", model_path, "-o", folder, *options],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                env=env,
             )
-            first.append(_first_written(folder, process))
+            first = _first_written(folder, process)
             process.wait()
-            total.append(time.perf_counter() - start)
-    out.update(separate_first_samples_s=round(min(first), 2), separate_60s_song_total_s=round(min(total), 2))
+            out[f"separate_{run}"] = {
+                "first_samples_s": round(first, 2),
+                "60s_song_s": round(time.perf_counter() - start, 2),
+            }
     return {"startup": out}
 
 
@@ -420,6 +474,7 @@ CASES = {
     "separation": bench_separation,
     "separation_context": lambda results: bench_separation_context(),
     "train_step": bench_train_step,
+    "profile": lambda results: bench_profile(),
     "plain_keras": lambda results: bench_plain_keras(),
     "plain_keras_avx2": lambda results: bench_plain_keras_avx2(),
     "pipeline": bench_pipeline,

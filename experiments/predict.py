@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+from wavenet_j.startup import import_tensorflow_quietly, keep_xla_compilations  # noqa: E402
 
 import_tensorflow_quietly()
 from wavenet_j.interop import load_separator  # noqa: E402
@@ -30,12 +30,15 @@ def config():
     output = None  # noqa: F841 (default: next to the input file, as the original)
     stages = 1  # noqa: F841 (progressive inference stages)
     windows = "shared"  # noqa: F841 (context models' window grid: "shared" (faster) or "original" (the original's))
+    xla = True  # noqa: F841 (compile the model with XLA, as wavenet-j separate: about 1.2x faster on CPUs)
 
 
 @ex.automain
-def main(cfg, model_path, input_path, output, stages, windows):
+def main(cfg, model_path, input_path, output, stages, windows, xla):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
+    if xla:
+        keep_xla_compilations()
     model, _ = load_separator(model_path, cfg["model_config"])
     stems = separate_file(
         model,
@@ -43,6 +46,7 @@ def main(cfg, model_path, input_path, output, stages, windows):
         output or os.path.dirname(os.path.abspath(input_path)),
         stages=stages,
         windows=windows,
+        jit_compile=xla,
     )
     print("stems: " + ", ".join(stems.values()))
     return stems

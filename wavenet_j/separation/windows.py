@@ -47,7 +47,8 @@ def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, gi
     after = tf.maximum(starts[-1] + input_frames - (tf.shape(mix)[0] - start), 0)
     padded = tf.pad(mix[tf.maximum(start, 0) :], [[tf.maximum(-start, 0), after], [0, 0]])
     offsets, positions = tf.range(input_frames), tf.range(output_frames)
-    batches = (tf.shape(starts)[0] + batch_windows - 1) // batch_windows
+    count = tf.shape(starts)[0]
+    batches = (count + batch_windows - 1) // batch_windows
     names = list(model.output)
     forward = (
         tf.function(lambda windows: model(windows, training=False), jit_compile=True)
@@ -56,13 +57,12 @@ def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, gi
     )
 
     def run_batch(batch, parts):
-        batch_starts = starts[
-            batch * batch_windows : (batch + 1) * batch_windows
-        ]  # the last batch may be smaller
-        keep = (
-            positions[None, :]
-            < (ends[batch * batch_windows : (batch + 1) * batch_windows] - batch_starts)[:, None]
-        )
+        index = tf.range(batch * batch_windows, (batch + 1) * batch_windows)
+        if not jit_compile:  # the last batch is smaller; XLA gets whole batches: one shape to compile
+            index = index[index < count]
+        lengths = tf.where(index < count, tf.gather(ends - starts, tf.minimum(index, count - 1)), 0)
+        batch_starts = tf.gather(starts, tf.minimum(index, count - 1))  # past the end: repeats, kept nowhere
+        keep = positions[None, :] < lengths[:, None]
         estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
         return batch + 1, {
             name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
