@@ -56,13 +56,12 @@ def test_figures_and_tables_from_fake_results(tmp_path):
     assert "4.00 (4.48)" in table_latex("Table 2", ours, TABLE_2)
 
 
-def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
+def _tiny_corpus_and_runs(tmp_path):
+    """Overrides that train tiny models in seconds on a 4-song toy corpus, all below ``tmp_path``."""
     from wavenet_j.data.toy import make_toy_corpus
-    from wavenet_j.studies import run_study
 
-    root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
-    overrides = {
-        "musdb_path": root,
+    return {
+        "musdb_path": make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0),
         "data_path": str(tmp_path / "data"),
         "model_base_dir": str(tmp_path / "runs"),
         "log_dir": str(tmp_path / "logs"),
@@ -72,6 +71,12 @@ def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
         "epoch_it": 2,
         "max_epochs": 1,
     }
+
+
+def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
+    from wavenet_j.studies import run_study
+
+    overrides = _tiny_corpus_and_runs(tmp_path)
     pairs = (("U1", "J1"), ("U5", "J5"), ("U2_2_5", "J2_2_5"))
     out = str(tmp_path / "study")
     report = run_study(out, pairs=pairs, tables=False, overrides=overrides)
@@ -102,21 +107,9 @@ def _results_and_models(tmp_path):
 
 
 def test_search_ranks_by_j_twins_and_trains_only_the_top_u(tmp_path):
-    from wavenet_j.data.toy import make_toy_corpus
     from wavenet_j.studies import search
 
-    root = make_toy_corpus(tmp_path / "toy", train=3, test=1, seconds=3.0)
-    overrides = {
-        "musdb_path": root,
-        "data_path": str(tmp_path / "data"),
-        "model_base_dir": str(tmp_path / "runs"),
-        "log_dir": str(tmp_path / "logs"),
-        "num_initial_filters": 2,
-        "num_frames": 1024,
-        "batch_size": 2,
-        "epoch_it": 2,
-        "max_epochs": 1,
-    }
+    overrides = _tiny_corpus_and_runs(tmp_path)
     result = search(["U1", "U5", "U2_2_5"], str(tmp_path / "search"), top_k=1, overrides=overrides)
     ranked = [entry["model"] for entry in result["ranking_by_j_validation_loss"]]
     losses = [entry["j_validation_loss"] for entry in result["ranking_by_j_validation_loss"]]
