@@ -119,9 +119,8 @@ def main():
 
     ensure_toy_corpus(config)
     trainer = Trainer(config, "_".join(args.config + args.set))
-    initial, _ = trainer.validate(
-        get_dataset(trainer.config, "valid")
-    )  # the seeded init: fit() restores later
+    # The seeded initialisation: fit() restores the checkpoint afterwards.
+    initial, _ = trainer.validate(get_dataset(trainer.config, "valid"))
     started = time.time()
     result = trainer.fit()
     trained = time.time() - started

@@ -83,9 +83,8 @@ def spectrograms(signals, rate, path_base):
     for label, signal in signals.items():
         signal = np.asarray(signal, dtype=np.float64)
         mono = signal.mean(axis=1) if signal.ndim == 2 else signal
-        hop = min(
-            window, max(window // 4, len(mono) // _MAX_FRAMES)
-        )  # no more frames than a figure has pixels
+        # No more frames than a figure has pixels.
+        hop = min(window, max(window // 4, len(mono) // _MAX_FRAMES))
         _, _, stft = scipy.signal.stft(mono, rate, nperseg=window, noverlap=window - hop)
         frame_edges = (np.arange(stft.shape[1] + 1) - 0.5) * hop / rate
         spectra[label] = (frame_edges, 20 * np.log10(np.abs(stft[1:]) + 1e-10))

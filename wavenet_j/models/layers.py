@@ -211,14 +211,15 @@ class UpsampleConv(keras.layers.Layer):
         )
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
 
-    def _length(self, n):
+    def _lengths(self, n):
+        """``(upsampled, output)`` lengths for ``n`` input samples."""
         upsampled = 2 * n - int(self.padding == "valid")
-        return upsampled if self.padding == "same" else upsampled - self.kernel_size + 1
+        return upsampled, upsampled if self.padding == "same" else upsampled - self.kernel_size + 1
 
     def call(self, inputs):
         *skip, x = inputs
         n, channels = x.shape[1], x.shape[2]
-        length = self._length(n)
+        upsampled, length = self._lengths(n)
         rows = (length + 1) // 2  # output pairs: [out[2m], out[2m+1]] side by side on channels
         upsampled_kernel = self.kernel[:, self.kernel.shape[1] - channels :, :]
         derived = ops.reshape(
@@ -233,7 +234,7 @@ class UpsampleConv(keras.layers.Layer):
         y = ops.reshape(pairs, (-1, 2 * rows, self.filters))
         y = y[:, :length, :] if length < 2 * rows else y
         if skip:
-            skip = center_crop(skip[0], 2 * n - int(self.padding == "valid"))
+            skip = center_crop(skip[0], upsampled)
             y = y + ops.conv(skip, self.kernel[:, : skip.shape[2], :], padding=self.padding)
         return ops.leaky_relu(y + self.bias, 0.2)
 
@@ -257,7 +258,7 @@ class UpsampleConv(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         n = input_shapes[-1][1]
-        return (input_shapes[-1][0], None if n is None else self._length(n), self.filters)
+        return (input_shapes[-1][0], None if n is None else self._lengths(n)[1], self.filters)
 
     def get_config(self):
         return {

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from wavenet_j.audio import to_model_channels
 from wavenet_j.models import multi_stage, rebuild
-from wavenet_j.separation.windows import separate_signal, shared_context
+from wavenet_j.separation.windows import separate_signal, shared_context, shared_hop
 
 PASS_BYTES = 400 * 2**20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
 # 32 windows, and separating 10 minutes peaks at 1.41 GB (1.27 GB with 16, 1.56 GB with 43)
@@ -27,9 +27,8 @@ _PLANS = collections.OrderedDict()  # the last few compiled plans: building and 
 class Plan(NamedTuple):
     """How one model with given options separates: a compiled pass and its window grid."""
 
-    separate: (
-        Callable  # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
-    )
+    # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
+    separate: Callable
     grid: int  # windows start at multiples of this: the output length, or the aligned hop
     margin: int  # input samples a segment needs beyond each of its ends: the context, on the grid
     last_window: int  # how far back the last segment must reach (the original's grid), else 0
@@ -45,9 +44,7 @@ def shared_windows(model, budget=PASS_BYTES):
     per_sample = (
         4 * sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers) / model.input_shape[1]
     )
-    block = 2 ** model.model_config["num_layers"]
-    hop = block * (model.outputs[0].shape[1] // block)
-    windows = int((budget / per_sample - model.input_shape[1]) // hop) + 1
+    windows = int((budget / per_sample - model.input_shape[1]) // shared_hop(model)) + 1
     return min(max(windows, 1), MAX_SHARED_WINDOWS)
 
 
@@ -167,10 +164,8 @@ class _MixReader:
         return block
 
     def drop_before(self, position):
-        self.buffer, self.start = (
-            self.buffer[max(position, self.start) - self.start :],
-            max(position, self.start),
-        )
+        position = max(position, self.start)
+        self.buffer, self.start = self.buffer[position - self.start :], position
 
 
 def separate_blocks(
@@ -201,8 +196,9 @@ def separate_blocks(
     start, emitted = 0, 0
     while True:
         end = start + span
-        mix.read_to(end + span // 2 + plan.margin)  # a rest shorter than half a segment joins this one
-        final = mix.end < end + span // 2 + plan.margin
+        ahead = end + span // 2 + plan.margin  # a rest shorter than half a segment joins this one
+        mix.read_to(ahead)
+        final = mix.end < ahead
         outputs_from = start
         if final:
             end = mix.end

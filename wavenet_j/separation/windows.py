@@ -60,9 +60,10 @@ def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, gi
         index = tf.range(batch * batch_windows, (batch + 1) * batch_windows)
         if not jit_compile:  # the last batch is smaller; XLA gets whole batches: one shape to compile
             index = index[index < count]
-        lengths = tf.where(index < count, tf.gather(ends - starts, tf.minimum(index, count - 1)), 0)
-        batch_starts = tf.gather(starts, tf.minimum(index, count - 1))  # past the end: repeats, kept nowhere
+        window = tf.minimum(index, count - 1)  # past the end: repeats of the last, kept nowhere
+        lengths = tf.where(index < count, tf.gather(ends - starts, window), 0)
         keep = positions[None, :] < lengths[:, None]
+        batch_starts = tf.gather(starts, window)
         estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
         return batch + 1, {
             name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
@@ -91,9 +92,13 @@ def shared_context(model, windows=16):
     equals ``separate_signal(model, mix, hop=hop)`` at a fraction of the cost. The long model
     holds copies of ``model``'s weights.
     """
-    config = model.model_config
-    output_frames, block = model.outputs[0].shape[1], 2 ** config["num_layers"]
-    if not config["context"]:
+    if not model.model_config["context"]:
         raise ValueError("only context models (context=True) share context between windows")
-    hop = block * (output_frames // block)
-    return rebuild(model, num_frames=output_frames + (windows - 1) * hop), hop
+    hop = shared_hop(model)
+    return rebuild(model, num_frames=model.outputs[0].shape[1] + (windows - 1) * hop), hop
+
+
+def shared_hop(model):
+    """The window grid of ``shared_context``: the output length, down to a multiple of ``2**num_layers``."""
+    block = 2 ** model.model_config["num_layers"]
+    return block * (model.outputs[0].shape[1] // block)

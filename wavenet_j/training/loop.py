@@ -77,19 +77,20 @@ def _magnitude_l1_over_sources(model, mix, targets, sources, training):
     ) / len(sources)
 
 
-def separation_losses(model, mix, targets, config, training):
-    """``(per-example loss, final estimates)``: the separation MSE summed over progressive stages,
-    or with ``raw_audio_loss=False`` L1 on magnitude spectrograms; training and validation both."""
+def separation_loss(model, mix, targets, config, training, stages=None):
+    """Per-example separation loss, in training and validation alike: the MSE summed over progressive
+    stages (``stages``: their estimates, where the caller has them already), or with
+    ``raw_audio_loss=False`` L1 on magnitude spectrograms."""
     sources = config["source_names"]
-    stages = stage_estimates(model, mix, config["num_stages"], training=training)
-    if config["raw_audio_loss"]:
-        return tf.add_n([_mse_over_sources(targets, estimates, sources) for estimates in stages]), stages[-1]
-    return _magnitude_l1_over_sources(model, mix, targets, sources, training), stages[-1]
+    if not config["raw_audio_loss"]:
+        return _magnitude_l1_over_sources(model, mix, targets, sources, training)
+    stages = stages or stage_estimates(model, mix, config["num_stages"], training=training)
+    return tf.add_n([_mse_over_sources(targets, estimates, sources) for estimates in stages])
 
 
 def example_losses(model, mix, targets, config, training=True):
-    """Per-example training loss: ``separation_losses`` plus, with waveform losses, the identity loss."""
-    loss, _ = separation_losses(model, mix, targets, config, training)
+    """Per-example training loss: ``separation_loss`` plus, with waveform losses, the identity loss."""
+    loss = separation_loss(model, mix, targets, config, training)
     if config["identity_loss_weight"] and config["raw_audio_loss"]:
         # Each clean source through the network should come back as itself in its own output.
         sources = config["source_names"]
@@ -102,9 +103,8 @@ def model_and_optimizer(config):
     """A fresh separator (in the config's precision) and its built Adam optimizer at stage 1's rate."""
     precision = config["mixed_precision"]
     model = build_separator(config) if not precision else rebuild(build_separator(config), precision)
-    optimizer = keras.optimizers.Adam(
-        Schedule.from_config(config).learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8
-    )  # TF1 Adam's epsilon
+    rate = Schedule.from_config(config).learning_rate
+    optimizer = keras.optimizers.Adam(rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)  # TF1 Adam's epsilon
     if precision == "mixed_float16":  # float16 gradients underflow without loss scaling
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     optimizer.build(model.trainable_variables)
@@ -236,8 +236,9 @@ class Trainer:
 
         @tf.function(reduce_retracing=True)  # the last batch of a partition is smaller
         def batch_losses(mix, targets):
-            total, estimates = separation_losses(self.model, mix, targets, config, training=False)
-            return total, {s: _mse_per_example(targets[s], estimates[s]) for s in config["source_names"]}
+            stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
+            total = separation_loss(self.model, mix, targets, config, training=False, stages=stages)
+            return total, {s: _mse_per_example(targets[s], stages[-1][s]) for s in config["source_names"]}
 
         return batch_losses
 
