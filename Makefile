@@ -22,7 +22,8 @@ demo: install ffmpeg
 	$(PYTHON) experiments/train.py -l WARNING with cfg.J1 cfg.tiny cfg.experiment_id=demo
 	$(VENV)/bin/wavenet-j separate "$(DEMO_SONG)" --model checkpoints/demo/best.keras -o separated/demo
 	@echo "demo done: model checkpoints/demo/best.keras, logs in logs/demo (tensorboard --logdir logs),"
-	@echo "stems of the toy song in separated/demo/mixture/"
+	@echo "stems of the toy song in separated/demo/mixture/; the wavenet-j command is in .venv/bin"
+	@echo "(source .venv/bin/activate puts it on the PATH)"
 
 install: $(INSTALLED)
 

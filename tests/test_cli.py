@@ -389,3 +389,139 @@ def test_help_answers_without_tensorflow():
         timeout=120,
     )
     assert result.stdout.strip().endswith("False False") and "separate" in result.stdout
+
+
+def digests(folder):
+    """``{relative path: sha256}`` of every file below ``folder``."""
+    import hashlib
+
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def tiny_model(tmp_path):
+    from wavenet_j.models import build_separator
+
+    path = tmp_path / "m.keras"
+    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(path)
+    return path
+
+
+def write_song(path, samples=3000, rate=22050, subtype="PCM_16", amplitude=0.3):
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t = np.arange(samples) / rate
+    audio = amplitude * np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], axis=1)
+    soundfile.write(path, audio.astype(np.float32), rate, subtype=subtype)
+
+
+def test_separate_never_writes_over_a_file_it_did_not_write(tmp_path, monkeypatch, tiny_model):
+    hq = tmp_path / "hq" / "test" / "Song"
+    for stem in ("mixture", "bass", "drums", "other", "vocals"):
+        write_song(hq / f"{stem}.wav", amplitude=0.1 + 0.1 * len(stem) % 0.5)
+    write_song(tmp_path / "inp" / "vocals.wav")
+    before = digests(tmp_path)
+    model = ["--model", str(tiny_model)]
+    # Some stems' paths hold the corpus's own files: the song is refused, nothing is written.
+    message = error_line(
+        ["separate", "hq/test/Song/mixture.wav", "-o", "hq/test", "--filename", "{parent}/{source}.{ext}"]
+        + model,
+        tmp_path,
+        monkeypatch,
+    )
+    assert message == "wavenet-j separate: 1 of 1 songs failed: 'hq/test/Song/mixture.wav'"
+    # A stem that would be the song itself is refused, with --overwrite too.
+    for overwrite in ([], ["--overwrite"]):
+        message = error_line(
+            ["separate", "inp/vocals.wav", "-o", "inp", "--filename", "{source}.{ext}", *overwrite] + model,
+            tmp_path,
+            monkeypatch,
+        )
+        assert "the stem 'inp/vocals.wav' of 'inp/vocals.wav' would replace the song" in message
+    # A name whose ending is no format written here.
+    message = error_line(
+        ["separate", "inp/vocals.wav", "--filename", "{track}/{source}.mp3"] + model, tmp_path, monkeypatch
+    )
+    assert "gives 'accompaniment.mp3', but the stems are wav or flac files" in message
+    message = error_line(
+        ["separate", "inp/vocals.wav", "--flac", "--filename", "{track}/{source}.wav"] + model,
+        tmp_path,
+        monkeypatch,
+    )
+    assert "the names must end in .flac" in message
+    message = error_line(
+        ["separate", "inp/vocals.wav", "--flac", "--encoding", "float32"] + model, tmp_path, monkeypatch
+    )
+    assert message == (
+        "wavenet-j separate: FLAC holds integer samples only: choose int16 or int24, or wav for float32"
+    )
+    message = error_line(["separate", "inp/vocals.wav", "--config", "M4"] + model, tmp_path, monkeypatch)
+    assert message == (
+        "wavenet-j separate: --config goes with --original-ckpt: a .keras model carries its own config"
+    )
+    assert digests(tmp_path) == before
+
+
+def test_separate_takes_folders_and_flac_of_float_songs(tmp_path, monkeypatch, tiny_model):
+    import soundfile
+
+    from wavenet_j.cli import main
+
+    write_song(tmp_path / "songs" / "a.wav", subtype="FLOAT")
+    write_song(tmp_path / "songs" / "b.flac")
+    (tmp_path / "songs" / "notes.txt").write_text("not a song")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path)
+    main(["separate", "songs", "--flac", "--model", str(tiny_model)])
+    assert sorted(digests(tmp_path / "separated")) == [
+        "a/accompaniment.flac",
+        "a/vocals.flac",
+        "b/accompaniment.flac",
+        "b/vocals.flac",
+    ]
+    assert soundfile.info("separated/a/vocals.flac").subtype == "PCM_24"  # float input, integer FLAC
+    assert soundfile.info("separated/b/vocals.flac").subtype == "PCM_16"
+    main(["separate", "songs/a.wav", "--filename", "named/{source}.flac", "--model", str(tiny_model)])
+    assert soundfile.info("separated/named/vocals.flac").format == "FLAC"  # the name chose the format
+    message = error_line(["separate", "empty", "--model", str(tiny_model)], tmp_path, monkeypatch)
+    assert message.startswith("wavenet-j separate: 'empty' is a folder without audio files (.aac, ")
+
+
+def test_warnings_during_a_progress_bar_get_lines_of_their_own(tmp_path, monkeypatch, tiny_model, capsys):
+    from wavenet_j.cli import main
+
+    import soundfile
+
+    # Outputs saturate at ±1 at the model's rate; resampled back to 16 kHz they overshoot full scale.
+    noise = np.random.default_rng(0).uniform(-3, 3, (30000, 2)).astype(np.float32)
+    soundfile.write(tmp_path / "loud.wav", noise, 16000, subtype="FLOAT")
+    monkeypatch.chdir(tmp_path)
+    main(["separate", "loud.wav", "--encoding", "int16", "--model", str(tiny_model)])
+    lines = capsys.readouterr().err.split("\n")
+    warning = next(line for line in lines if "wavenet-j: warning:" in line)
+    assert warning.split("\r")[-1].startswith("wavenet-j: warning: 'loud.wav': samples beyond full scale")
+
+
+def test_evaluations_into_one_folder_are_compared_together(tmp_path, monkeypatch, capsys):
+    from wavenet_j.cli import main
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=2.0)
+    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    build_separator(config).save(tmp_path / "first.keras")
+    build_separator(dict(config, seed=1)).save(tmp_path / "second.keras")
+    monkeypatch.chdir(tmp_path)
+    main(["evaluate", "--musdb", str(root), "--model", "first.keras", "-o", "results"])
+    main(["evaluate", "--musdb", str(root), "--model", "second.keras", "-o", "results"])
+    comparison = (tmp_path / "results" / "comparison.md").read_text()
+    assert comparison.splitlines()[0] == "| | | first | second |"
+    assert "test tracks scored: first 1, second 1" in comparison
+    assert comparison in capsys.readouterr().out
+    svg = (tmp_path / "results" / "sdr_violins.svg").read_text()
+    assert "<!-- first -->" in svg and "<!-- second -->" in svg

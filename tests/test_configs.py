@@ -134,6 +134,12 @@ def test_unknown_named_config_lists_the_known_ones():
     [
         ({"upsampling": "cubic"}, r"'upsampling'.*'cubic'.*\['linear', 'learned'\]"),
         ({"num_layers": 0}, r"'num_layers'.*0.*integer >= 1"),
+        (
+            {"valid_fraction": 0},
+            r"'valid_fraction'\] = 0 must be a number in \(0, 1\): training stops early on the loss of "
+            r"validation tracks",
+        ),
+        ({"valid_fraction": 1.0}, r"'valid_fraction'\] = 1.0 must be a number in \(0, 1\)"),
         ({"output_type": "residual"}, r"'output_type'"),
         ({"output_activation": "relu"}, r"'output_activation'"),
         ({"task": "drums"}, r"'task'"),

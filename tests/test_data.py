@@ -13,7 +13,7 @@ import soundfile
 
 from networks import SMALL_NET
 from wavenet_j.configs import complete_config
-from wavenet_j.data.cache import MANIFEST, musdb_cache
+from wavenet_j.data.cache import MANIFEST, convert, musdb_cache
 from wavenet_j.data.pipeline import get_dataset, partition_tracks, split_train_valid
 from wavenet_j.data.tracks import DataError, musdb_tracks
 from wavenet_j.models import build_separator, get_padding
@@ -78,10 +78,39 @@ def test_cache_holds_the_right_rates_lengths_and_channels(corpus, tmp_path):
 
 def test_split_is_seeded_and_reproducible():
     names = [f"track {i:03d}" for i in range(100)]
-    train, valid = split_train_valid(reversed(names), 0.25, seed=0)
+    train, valid = split_train_valid(reversed(names), 0.25, 0, "musdb/train")
     assert len(valid) == 25 and len(train) == 75 and not set(train) & set(valid)
-    assert split_train_valid(names, 0.25, seed=0) == (train, valid)
-    assert split_train_valid(names, 0.25, seed=1)[1] != valid
+    assert split_train_valid(names, 0.25, 0, "musdb/train") == (train, valid)
+    assert split_train_valid(names, 0.25, 1, "musdb/train")[1] != valid
+    assert split_train_valid(names[:2], 0.01, 0, "musdb/train")[1] != []  # one track at least
+
+
+def test_a_split_without_a_track_to_train_on_names_the_corpus():
+    with pytest.raises(
+        DataError,
+        match=r"at least 2 tracks in 'musdb/train', one to train on and one to validate; it holds 1$",
+    ):
+        split_train_valid(["only"], 0.25, 0, "musdb/train")
+    with pytest.raises(DataError, match=r"valid_fraction 0.8 draws all 2 training tracks of 'musdb/train'"):
+        split_train_valid(["a", "b"], 0.8, 0, "musdb/train")
+
+
+@pytest.mark.slow
+def test_training_on_a_corpus_of_one_track_is_one_line_naming_it(tmp_path):
+    from wavenet_j.data.toy import make_toy_corpus
+
+    root = make_toy_corpus(tmp_path / "one", train=1, test=1, seconds=2)
+    cli = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
+    paths = {key: tmp_path / key for key in ("data_path", "model_base_dir", "log_dir")}
+    sets = [arg for key, path in {"musdb_path": root, **paths}.items() for arg in ("--set", f"{key}={path}")]
+    result = subprocess.run([cli, "train", "J1", "tiny", *sets], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    *progress, line = result.stderr.strip().split("\n")
+    assert all(bar.startswith("caching MUSDB train:") for bar in progress)
+    assert line == (
+        f"wavenet-j train: training needs at least 2 tracks in {os.path.join(root, 'train')!r}, "
+        f"one to train on and one to validate; it holds 1"
+    )
 
 
 def test_partitions_use_the_split(corpus, tmp_path):
@@ -138,6 +167,63 @@ def test_train_batches_are_deterministic_from_seed_and_epoch(corpus, tmp_path):
 
     np.testing.assert_array_equal(first(epoch=0), first(epoch=0))
     assert not np.array_equal(first(epoch=0), first(epoch=1))
+
+
+def cached_mixture_of(folder, config):
+    """The mixture of a MUSDB18-HQ track folder as the cache stores it."""
+    audio, rate = soundfile.read(os.path.join(folder, "mixture.wav"), dtype="float32", always_2d=True)
+    return convert(audio[None], rate, config)[0]
+
+
+def test_a_track_whose_files_change_is_cached_again(corpus, tmp_path, capsys):
+    config = complete_config(config_for(corpus, tmp_path))
+    written = {t.name: os.stat(t.path).st_mtime_ns for t in musdb_cache(config, "train")}
+    capsys.readouterr()
+    edited, touched = corpus / "train" / "Artist 2 - Song", corpus / "train" / "Artist 5 - Song"
+    write_track(edited, seconds=1.5, seed=42)  # the same length, other audio: the same sizes
+    stat = os.stat(touched / "vocals.wav")
+    os.utime(touched / "vocals.wav", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    tracks = {t.name: t for t in musdb_cache(config, "train")}
+    assert capsys.readouterr().out.splitlines() == [
+        "track 'Artist 2 - Song': bass.wav changed since it was cached; caching it again",
+        "track 'Artist 5 - Song': vocals.wav changed since it was cached; caching it again",
+    ]
+    np.testing.assert_array_equal(tracks["Artist 2 - Song"].load()[0], cached_mixture_of(edited, config))
+    assert {name for name, t in tracks.items() if os.stat(t.path).st_mtime_ns != written[name]} == {
+        "Artist 2 - Song",
+        "Artist 5 - Song",
+    }
+    musdb_cache(config, "train")
+    assert capsys.readouterr().out == ""  # cached again once, then trusted
+    (edited / "drums.wav").unlink()
+    with pytest.raises(DataError, match=r"'Artist 2 - Song': missing file .*drums.wav"):
+        musdb_cache(config, "train")
+    assert capsys.readouterr().out.splitlines() == [
+        "track 'Artist 2 - Song': drums.wav is missing; caching it again"
+    ]
+
+
+def test_cache_entries_without_a_record_of_their_files_are_cached_again_once(corpus, tmp_path, capsys):
+    config = complete_config(config_for(corpus, tmp_path))
+    tracks = musdb_cache(config, "train")
+    manifest = os.path.join(os.path.dirname(tracks[0].path), MANIFEST)
+    with open(manifest) as handle:
+        entries = json.load(handle)["tracks"]
+    for entry in entries.values():
+        del entry["files"]
+    with open(manifest, "w") as handle:
+        json.dump({"tracks": entries}, handle)
+    np.save(tracks[0].path, np.zeros((5, 10, 2), np.float32))  # what the entry holds is not trusted
+    capsys.readouterr()
+    again = musdb_cache(config, "train")
+    assert capsys.readouterr().out.splitlines() == [
+        f"track {t.name!r}: its cache entry has no record of its source files; caching it again"
+        for t in tracks
+    ]
+    folder = corpus / "train" / tracks[0].name
+    np.testing.assert_array_equal(again[0].load()[0], cached_mixture_of(folder, config))
+    musdb_cache(config, "train")
+    assert capsys.readouterr().out == ""
 
 
 def test_short_tracks_are_zero_padded(tmp_path):
@@ -234,7 +320,7 @@ def test_bad_input_names_the_track_and_leaves_no_cache_entry(corpus, tmp_path, d
                 assert "Artist 0 - Song" not in json.load(handle)["tracks"]
 
 
-def test_stem_files_are_read_through_ffmpeg(tmp_path):
+def test_stem_files_are_read_through_ffmpeg(tmp_path, capsys):
     import stempeg
 
     root = tmp_path / "musdb18"
@@ -263,6 +349,14 @@ def test_stem_files_are_read_through_ffmpeg(tmp_path):
     np.testing.assert_allclose(peaks, [100, 200, 300, 400], atol=2)
     # The mixture stream is the stems' sum, up to the codec (whose onset transient is skipped).
     np.testing.assert_allclose(cached[0, 4096:], cached[1:, 4096:].sum(axis=0), atol=0.02)
+    capsys.readouterr()
+    stem_file = root / "test" / "B - Stems.stem.mp4"
+    with open(stem_file, "ab") as handle:
+        handle.write(b"\0")  # one byte more: another size
+    musdb_cache(complete_config(config), "test")
+    assert capsys.readouterr().out.splitlines() == [
+        "track 'B - Stems': B - Stems.stem.mp4 changed since it was cached; caching it again"
+    ]
 
 
 def test_stem_files_without_ffmpeg_name_what_to_install(tmp_path, monkeypatch):
@@ -274,7 +368,7 @@ def test_stem_files_without_ffmpeg_name_what_to_install(tmp_path, monkeypatch):
         musdb_tracks(str(root), "train")
 
 
-def test_ccmixter_songs_join_the_training_set(corpus, tmp_path):
+def test_ccmixter_songs_join_the_training_set(corpus, tmp_path, capsys):
     root = tmp_path / "ccmixter"
     rng = np.random.default_rng(5)
     for song in ("Song A", "Song B"):
@@ -291,3 +385,12 @@ def test_ccmixter_songs_join_the_training_set(corpus, tmp_path):
     assert mix.shape == (4, 64, 2)
     # The multi-instrument task has no use for CCMixter's two stems: it is left out.
     assert len(partition_tracks(dict(config, task="multi_instrument"), "train")) == 6
+    capsys.readouterr()
+    voice = rng.uniform(-0.3, 0.3, (30000, 2)).astype(np.float32)
+    soundfile.write(root / "Song B" / "source-02.wav", voice, 44100, subtype="FLOAT")
+    soundfile.write(root / "Song B" / "mix.wav", instrumental + voice, 44100, subtype="FLOAT")
+    (song_b,) = [t for t in partition_tracks(config, "train") if t.name == "Song B"]
+    assert capsys.readouterr().out.splitlines() == [
+        "track 'Song B': mix.wav changed since it was cached; caching it again"
+    ]
+    np.testing.assert_allclose(song_b.load()[2], convert(voice[None], 44100, complete_config(config))[0])

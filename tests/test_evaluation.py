@@ -151,3 +151,23 @@ def test_a_results_folder_is_resumed_only_by_the_model_and_options_that_made_it(
     with pytest.raises(EvaluationError, match="no fingerprint.json"):
         evaluate_model(first, out, root)
     assert os.path.getmtime(scores) == stamp
+
+
+def test_an_estimates_folder_is_kept_only_by_the_model_that_made_it(tmp_path):
+    from wavenet_j.configs import resolve_config
+    from wavenet_j.data.toy import make_toy_corpus
+    from wavenet_j.evaluation.musdb import EvaluationError, evaluate_model
+    from wavenet_j.models import build_separator
+
+    root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=2.0)
+    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    first, other = str(tmp_path / "first.keras"), str(tmp_path / "other.keras")
+    build_separator(config).save(first)
+    build_separator(dict(config, seed=1)).save(other)
+    estimates = tmp_path / "estimates"
+    evaluate_model(first, str(tmp_path / "a"), root, estimates_dir=str(estimates))
+    stems = {path: path.read_bytes() for path in estimates.rglob("*.wav")}
+    with pytest.raises(EvaluationError, match=r"estimates' holds the estimates of model '.*first\.keras'"):
+        evaluate_model(other, str(tmp_path / "b"), root, estimates_dir=str(estimates))
+    assert {path: path.read_bytes() for path in estimates.rglob("*.wav")} == stems
+    assert not (tmp_path / "b" / "test").exists()  # refused before any track was scored

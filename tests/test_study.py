@@ -176,3 +176,35 @@ def test_a_study_that_fails_at_start_leaves_no_folders(musdb_path, tmp_path, mon
     with pytest.raises(StudyError, match="U1: .*musdb_path|U1: MUSDB root .*nowhere"):
         run_study(str(tmp_path / "study"), base=[], pairs=(("U1", "J1"),), tables=False, overrides=overrides)
     assert not list(tmp_path.iterdir())  # no output folder, no checkpoints/ or logs/
+
+
+def test_a_study_reusing_runs_reports_the_training_time_they_recorded(tmp_path):
+    from wavenet_j.studies import run_study
+
+    overrides = _tiny_corpus_and_runs(tmp_path)
+    first = run_study(str(tmp_path / "first"), pairs=(("U1", "J1"),), tables=False, overrides=overrides)
+    again = run_study(str(tmp_path / "again"), pairs=(("U1", "J1"),), tables=False, overrides=overrides)
+    assert sorted(os.listdir(tmp_path / "runs")) == ["study-J1", "study-U1"]  # trained once
+    for name in ("U1", "J1"):
+        with open(tmp_path / "runs" / f"study-{name}" / "result.json") as handle:
+            result = json.load(handle)
+        recorded = result.get("train_seconds", result["seconds_this_run"])
+        assert again["train_seconds"][name] == first["train_seconds"][name] == recorded > 0
+
+
+@pytest.mark.parametrize(
+    "pair, message",
+    [
+        (("J1", "U1"), r"pair J1/U1: a pair is written U/J, .*; did you mean U1/J1\?"),
+        (("U1", "U5"), r"pair U1/U5: a pair is written U/J, the trained model first and its twin"),
+        (("U1", "J1", "J5"), r"a pair is two models written U/J, e\.g\. U1/J1; got 'U1/J1/J5'"),
+    ],
+)
+def test_a_pair_the_wrong_way_round_is_refused_before_any_work(pair, message, tmp_path, monkeypatch):
+    from wavenet_j.studies import plan_study, run_study
+
+    monkeypatch.chdir(tmp_path)
+    for start in (run_study, plan_study):
+        with pytest.raises(StudyError, match=message):
+            start(str(tmp_path / "study"), pairs=(pair,), tables=False)
+    assert not list(tmp_path.iterdir())

@@ -1,6 +1,8 @@
 """The toy corpus: MUSDB18-HQ layout that musdb reads, mixture = sum of stems, reproducible, musical."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -8,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from wavenet_j.data.toy import make_toy_corpus, synthesize_track
+from wavenet_j.data.toy import RECORD, make_toy_corpus, synthesize_track
+from wavenet_j.data.tracks import DataError
 
 STEMS = ("bass", "drums", "other", "vocals")
 
@@ -114,3 +117,117 @@ def test_command_line(tmp_path):
         timeout=300,
     )
     assert bad.returncode != 0 and "seconds must be positive" in bad.stderr
+
+
+def contents(root):
+    """Every file under ``root`` with its mtime: what a refused call must leave as it is."""
+    return {
+        os.path.join(folder, file): os.stat(os.path.join(folder, file)).st_mtime_ns
+        for folder, _, files in os.walk(root)
+        for file in files
+    }
+
+
+SMALL = {"train": 1, "test": 1, "seconds": 1.0, "seed": 0, "sr": 44100}
+
+
+@pytest.mark.parametrize(
+    "other, requested",
+    [
+        ({"train": 2}, "train=2, test=1, seconds=1.0, seed=0, sr=44100"),
+        ({"test": 2}, "train=1, test=2, seconds=1.0, seed=0, sr=44100"),
+        ({"seconds": 2}, "train=1, test=1, seconds=2.0, seed=0, sr=44100"),
+        ({"seed": 20}, "train=1, test=1, seconds=1.0, seed=20, sr=44100"),  # the same track names
+        ({"sr": 22050}, "train=1, test=1, seconds=1.0, seed=0, sr=22050"),
+    ],
+)
+def test_a_folder_made_with_other_parameters_is_refused(tmp_path, other, requested):
+    root = make_toy_corpus(tmp_path / "toy", **SMALL)
+    with open(os.path.join(root, RECORD)) as handle:
+        assert json.load(handle) == SMALL
+    before = contents(root)
+    message = (
+        f"{str(root)!r} holds a toy corpus made with train=1, test=1, seconds=1.0, seed=0, sr=44100, "
+        f"not {requested}: remove the folder or give another one"
+    )
+    with pytest.raises(DataError) as error:
+        make_toy_corpus(root, **dict(SMALL, **other))
+    assert str(error.value) == message
+    assert contents(root) == before
+
+
+def test_a_folder_without_a_record_is_taken_when_its_tracks_are_those_asked_for(tmp_path):
+    root = make_toy_corpus(tmp_path / "toy", **SMALL)
+    os.remove(os.path.join(root, RECORD))  # a corpus with tracks and no record of its parameters
+    before = contents(root)
+    for other, difference in [
+        ({"train": 2}, "train/Toy Train 001 - Harbor is missing"),
+        ({"seed": 1}, "test/Toy Test 000 - Dune is not one of its tracks"),
+        ({"seconds": 2.0}, "test/Toy Test 000 - Dune/mixture.wav is not 88200 samples at 44100 Hz"),
+        ({"sr": 22050}, "test/Toy Test 000 - Dune/mixture.wav is not 22050 samples at 22050 Hz"),
+    ]:
+        requested = ", ".join(f"{key}={value}" for key, value in {**SMALL, **other}.items())
+        with pytest.raises(DataError) as error:
+            make_toy_corpus(root, **dict(SMALL, **other))
+        assert str(error.value) == (
+            f"{str(root)!r} holds tracks other than those of the toy corpus with {requested} "
+            f"({difference}): remove the folder or give another one"
+        )
+    assert contents(root) == before
+    make_toy_corpus(root, **SMALL)
+    with open(os.path.join(root, RECORD)) as handle:
+        assert json.load(handle) == SMALL
+    after = contents(root)
+    del after[os.path.join(root, RECORD)]
+    assert after == before  # the tracks kept
+    musdb = tmp_path / "musdb"
+    (musdb / "train" / "Artist - Song").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"\(train/Artist - Song is not one of its tracks\)"):
+        make_toy_corpus(musdb, **SMALL)
+
+
+GENERATE_WITH_KILL = """
+import sys, time
+from wavenet_j.data import toy
+real_write = toy._write_track
+def write_and_stop(folder, stems, rate):
+    real_write(folder, stems, rate)
+    print("first track written", flush=True)
+    time.sleep(60)
+toy._write_track = write_and_stop
+toy.make_toy_corpus(sys.argv[1], train=2, test=1, seconds=1.0)
+"""
+
+
+@pytest.mark.slow
+def test_a_killed_generation_resumes_keeping_its_tracks(tmp_path):
+    root = tmp_path / "toy"
+    process = subprocess.Popen(
+        [sys.executable, "-c", GENERATE_WITH_KILL, str(root)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout.readline().strip() == "first track written"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    (first,) = os.listdir(root / "train")
+    kept = os.stat(root / "train" / first / "vocals.wav").st_mtime_ns
+    make_toy_corpus(root, train=2, test=1, seconds=1.0)
+    assert len(os.listdir(root / "train")) == 2 and len(os.listdir(root / "test")) == 1
+    assert os.stat(root / "train" / first / "vocals.wav").st_mtime_ns == kept
+
+
+@pytest.mark.slow
+def test_command_line_refuses_a_folder_made_with_other_parameters(tmp_path):
+    out = tmp_path / "toy"
+    make_toy_corpus(out, **SMALL)
+    result = subprocess.run(
+        [sys.executable, "-m", "wavenet_j.data.toy", "-o", str(out), "--train", "1", "--test", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"python -m wavenet_j.data.toy: error: {str(out)!r} holds a toy corpus made with train=1, test=1, "
+        f"seconds=1.0, seed=0, sr=44100, not train=1, test=1, seconds=10.0, seed=0, sr=44100: "
+        f"remove the folder or give another one"
+    )

@@ -1,12 +1,16 @@
-"""Training: loss goes down, frozen stays frozen, the schedule, resume after kill -9, logs, devices, NaN."""
+"""Training: loss goes down, frozen stays frozen, the schedule, resume after kill -9 and with other values,
+logs once per step, training seconds, devices, NaN, a full disk."""
 
 import glob
 import json
 import os
+import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -229,8 +233,6 @@ def run_training(config, experiment_id, kill_after_checkpoints=None):
     folder = os.path.join(config["model_base_dir"], experiment_id, "checkpoints")
     while len(glob.glob(os.path.join(folder, "ckpt-*.index"))) < kill_after_checkpoints:
         assert process.poll() is None, "training ended before it could be killed"
-        import time
-
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     process.wait()
@@ -261,6 +263,16 @@ def test_kill_and_rerun_ends_like_an_uninterrupted_run(toy_root, tmp_path):
         first, second = json.load(a), json.load(b)
     assert first["steps"] == second["steps"] == 18
     assert first["best_validation_loss"] == pytest.approx(second["best_validation_loss"], rel=1e-5)
+    # A checkpoint cut short (a disk failing while it was written): the run goes on from the one before.
+    run_training(config, "damaged", kill_after_checkpoints=2)
+    latest = tf.train.latest_checkpoint(os.path.join(runs, "damaged", "checkpoints"))
+    (data,) = glob.glob(latest + ".data-*")
+    with open(data, "r+b") as handle:
+        handle.truncate(100)
+    run_training(config, "damaged")
+    damaged = final_weights(config, "damaged")
+    for name in straight:
+        np.testing.assert_allclose(damaged[name], straight[name], rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_nan_in_the_data_stops_with_a_named_error_and_keeps_the_checkpoint(toy_root, tmp_path):
@@ -451,3 +463,314 @@ def test_mixed_precision_training_steps_stay_close_to_float32(policy, toy_root, 
         validation_loss, per_source = trainer.validate(get_dataset(config, "valid"))
         assert np.isfinite(validation_loss) and all(np.isfinite(v) for v in per_source.values())
     np.testing.assert_allclose(losses[policy], losses[None], rtol=0.05)
+
+
+def test_a_schedule_restored_under_other_limits_goes_on_or_ends_its_stage():
+    finished = Schedule([(1, 1e-4)], worse_epochs=2, max_epochs=1)
+    finished.record(1.0)
+    assert finished.done
+    longer = Schedule([(1, 1e-4)], worse_epochs=2, max_epochs=2)
+    longer.restore(finished.state())
+    assert (longer.done, longer.stage, longer.epoch, longer.best) == (False, 1, 1, 1.0)
+    longer.record(1.1)
+    assert longer.done
+    shorter = Schedule([(1, 1e-4), (2, 1e-5)], worse_epochs=2, max_epochs=1)
+    shorter.restore([1, 2, 0, 0.5])  # two epochs into stage 1: a cap of one ends it
+    assert (shorter.stage, shorter.epoch, shorter.best) == (2, 0, 0.5)
+    uncounted = Schedule([(1, 1e-4)], worse_epochs=2, max_epochs=5)
+    uncounted.restore([2, 0, 0, 0.5])  # finished without its last stage's counters: nothing to go on from
+    assert uncounted.done
+
+
+# What a run is given when it is resumed, as ``--set`` overrides of ``J1 tiny``.
+RESUMED_KEYS = (
+    "num_frames",
+    "batch_size",
+    "epoch_it",
+    "max_epochs",
+    "schedule",
+    "num_initial_filters",
+    "musdb_path",
+    "data_path",
+    "model_base_dir",
+    "log_dir",
+)
+
+
+@pytest.fixture(scope="module")
+def finished_run(toy_root, tmp_path_factory):
+    """The config of a finished J1 run ``run``: one stage of one epoch of two steps."""
+    folder = tmp_path_factory.mktemp("finished")
+    config = tiny("J1", toy_root, folder, epoch_it=2, schedule=[[1, 1e-4]], num_initial_filters=4)
+    Trainer(config, "run").fit()
+    return config
+
+
+def copied_run(config, tmp_path, **changes):
+    """The finished run's run and log folders copied below ``tmp_path``, and its config there."""
+    for key in ("model_base_dir", "log_dir"):
+        shutil.copytree(os.path.join(config[key], "run"), tmp_path / key / "run")
+    return dict(
+        config, model_base_dir=str(tmp_path / "model_base_dir"), log_dir=str(tmp_path / "log_dir"), **changes
+    )
+
+
+def run_files(run):
+    """``{path: bytes}`` of a run's model_config.json and checkpoint files."""
+    paths = [os.path.join(run, "model_config.json"), *glob.glob(os.path.join(run, "checkpoints", "*"))]
+    return {path: pathlib.Path(path).read_bytes() for path in paths if os.path.exists(path)}
+
+
+def test_resuming_with_other_trained_values_is_one_line_from_the_cli_and_changes_nothing(
+    finished_run, tmp_path
+):
+    config = copied_run(finished_run, tmp_path)
+    run, logs = tmp_path / "model_base_dir" / "run", tmp_path / "log_dir" / "run"
+    files, events = run_files(run), sorted(os.listdir(logs))
+    given = dict(config, epoch_it=30, num_initial_filters=8)
+    cli = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
+    sets = [f"--set={key}={given[key]}" for key in RESUMED_KEYS]
+    result = subprocess.run(
+        [cli, "train", "J1", "tiny", "--id", "run", *sets], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert result.stderr.splitlines() == [
+        f"wavenet-j train: run {run} was trained with epoch_it 2 (given 30), "
+        "num_initial_filters 4 (given 8); use another --id (experiment_id) for a new run, "
+        "or the recorded values to continue this one"
+    ]
+    assert run_files(run) == files and sorted(os.listdir(logs)) == events
+
+
+@pytest.mark.parametrize("change", [{"freeze_encoder": False}, {"num_initial_filters": 8}])
+def test_another_model_in_a_run_folder_is_named_and_its_checkpoint_stays(change, finished_run, tmp_path):
+    config = copied_run(finished_run, tmp_path, **change)  # U1, or a wider J1
+    run = tmp_path / "model_base_dir" / "run"
+    (key, value), files = next(iter(change.items())), run_files(run)
+    with pytest.raises(
+        TrainingError, match=rf"^run {re.escape(str(run))} was trained with {key} .* \(given {value}\);"
+    ):
+        Trainer(config, "run").fit()
+    assert run_files(run) == files
+    os.remove(run / "model_config.json")  # nothing left to compare with: the restore itself fails
+    with pytest.raises(
+        TrainingError,
+        match=rf"^run folder {re.escape(str(run))} holds another model's checkpoint, "
+        r"which this config cannot restore; use another --id \(experiment_id\) for this model$",
+    ):
+        Trainer(config, "run").fit()
+    assert run_files(run) == {path: data for path, data in files.items() if "model_config" not in path}
+
+
+def test_a_finished_run_trains_on_when_max_epochs_allows_more(finished_run, tmp_path, capsys):
+    config = copied_run(finished_run, tmp_path, max_epochs=2)
+    run = tmp_path / "model_base_dir" / "run"
+    result = Trainer(config, "run").fit()
+    said = capsys.readouterr().out
+    assert f"run {run} continues with max_epochs 2 (recorded 1)\n" in said
+    assert f"resuming run {run} at step 2, stage 1, epoch 2" in said
+    assert result["steps"] == 4
+    with open(run / "model_config.json") as handle:
+        assert json.load(handle) == json.loads(json.dumps(config))  # the values the run continued with
+    assert Trainer(config, "run").fit() == result and "is finished" in capsys.readouterr().out
+
+
+def test_a_moved_corpus_resumes_only_while_it_gives_the_same_split(finished_run, toy_root, tmp_path, capsys):
+    moved, renamed = str(tmp_path / "moved"), str(tmp_path / "renamed")
+    shutil.copytree(toy_root, moved)
+    shutil.copytree(toy_root, renamed)
+    with open(os.path.join(finished_run["model_base_dir"], "run", "split.json")) as handle:
+        last = max(name for names in json.load(handle).values() for name in names)
+    os.rename(os.path.join(renamed, "train", last), os.path.join(renamed, "train", last + "x"))  # order kept
+    config = copied_run(finished_run, tmp_path, max_epochs=2)
+    with pytest.raises(
+        TrainingError,
+        match=rf"^run .* was trained on other tracks than musdb_path '.*renamed' \(recorded '.*'\) gives "
+        rf"\((valid|train): '{last}' recorded, '{last}x' given\); use another --id",
+    ):
+        Trainer(dict(config, musdb_path=renamed), "run").fit()
+    assert Trainer(dict(config, musdb_path=moved), "run").fit()["steps"] == 4
+    run = tmp_path / "model_base_dir" / "run"
+    assert (
+        f"run {run} continues with max_epochs 2 (recorded 1), musdb_path {moved!r} (recorded {toy_root!r})\n"
+        in capsys.readouterr().out
+    )
+
+
+class Killed(Exception):
+    """What ends a run that ``KilledAt`` kills."""
+
+
+class KilledAt(Trainer):
+    """A trainer that stops as a kill would after ``step`` steps, its events on disk, its checkpoint older."""
+
+    def __init__(self, step, *args):
+        super().__init__(*args)
+        self.kill_at = step
+
+    def train_step(self, global_batch):
+        step = super().train_step(global_batch)
+
+        def killed_at(mix, targets):
+            if int(self.step.numpy()) == self.kill_at:
+                self.writer.flush()
+                raise Killed
+            return step(mix, targets)
+
+        return killed_at
+
+
+def append_a_truncated_record(log_dir):
+    """What a kill -9 amid a write leaves at the end of an event file: part of a record."""
+    path = glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))[0]
+    record = os.path.join(os.path.dirname(log_dir), "record")
+    with tf.io.TFRecordWriter(record) as writer:
+        writer.write(tf.compat.v1.Event(step=99).SerializeToString())
+    with open(record, "rb") as source, open(path, "ab") as events:
+        events.write(source.read()[:-3])
+
+
+@pytest.fixture(scope="module")
+def killed_and_resumed(toy_root, tmp_path_factory):
+    """A run of 12 steps (checkpoints every 2) killed after step 9, then resumed: its config, the
+    training seconds its first part recorded at step 8, that part's wall time and the result."""
+    config = tiny(
+        "U1",
+        toy_root,
+        tmp_path_factory.mktemp("killed"),
+        epoch_it=6,
+        max_epochs=2,
+        checkpoint_steps=2,
+        schedule=[[1, 1e-3]],
+        num_initial_filters=4,
+    )
+    started = time.time()
+    killed = KilledAt(9, config, "run")
+    with pytest.raises(Killed):
+        killed.fit()
+    wall = time.time() - started
+    killed.writer.close()
+    append_a_truncated_record(os.path.join(config["log_dir"], "run"))
+    seconds = pathlib.Path(config["model_base_dir"], "run", "checkpoints", "train_seconds.json")
+    first_part = json.loads(seconds.read_text())["8"] if seconds.exists() else None
+    return config, first_part, wall, Trainer(config, "run").fit()
+
+
+def test_a_smaller_max_epochs_ends_the_stage_of_a_resumed_run_without_its_partial_epoch(
+    toy_root, tmp_path, capsys
+):
+    config = tiny(
+        "U1",
+        toy_root,
+        tmp_path,
+        epoch_it=6,
+        max_epochs=2,
+        checkpoint_steps=2,
+        schedule=[[1, 1e-3], [1, 1e-4]],
+        num_initial_filters=4,
+    )
+    killed = KilledAt(9, config, "run")  # in stage 1's second epoch, its checkpoint at step 8
+    with pytest.raises(Killed):
+        killed.fit()
+    killed.writer.close()
+    result = Trainer(dict(config, max_epochs=1), "run").fit()
+    said = capsys.readouterr().out
+    run = os.path.join(config["model_base_dir"], "run")
+    assert (
+        f"run {run} continues with max_epochs 1 (recorded 2)\nresuming run {run} at step 8, stage 2, epoch 1"
+        in said
+    )
+    assert result["steps"] == 8 + 6  # stage 2's one epoch, whole
+
+
+def logged_steps(log_dir):
+    """``{tag: [step, ...]}`` of every event in a log folder's event files, read strictly: a damaged
+    record fails."""
+    steps = {}
+    for path in sorted(glob.glob(os.path.join(log_dir, "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+    return steps
+
+
+def test_trimmed_event_files_keep_the_steps_up_to_the_checkpoint_and_drop_a_truncated_record(tmp_path):
+    from wavenet_j.training.events import trim_events
+
+    writer = tf.summary.create_file_writer(str(tmp_path / "logs"))
+    with writer.as_default():
+        for step in range(1, 6):
+            tf.summary.scalar("loss", 1.0 / step, step=step)
+    writer.close()
+    append_a_truncated_record(str(tmp_path / "logs"))
+    trim_events(str(tmp_path / "logs"), 5)  # no event after step 5: only the damaged record goes
+    assert logged_steps(str(tmp_path / "logs")) == {"loss": [1, 2, 3, 4, 5]}
+    (path,) = glob.glob(str(tmp_path / "logs" / "events.out.tfevents.*"))
+    untouched = os.stat(path).st_mtime_ns
+    trim_events(str(tmp_path / "logs"), 5)
+    assert os.stat(path).st_mtime_ns == untouched  # nothing to cut: the file stays as it is
+    trim_events(str(tmp_path / "logs"), 3)
+    assert logged_steps(str(tmp_path / "logs")) == {"loss": [1, 2, 3]}
+    assert os.listdir(tmp_path / "logs") == [os.path.basename(path)]  # no staging folder left
+
+
+def test_a_resumed_run_logs_each_step_once_in_tensorboard(killed_and_resumed):
+    config, _, _, result = killed_and_resumed
+    steps = logged_steps(os.path.join(config["log_dir"], "run"))
+    for tag in (
+        "train/loss",
+        "train/learning_rate",
+        "train/stage",
+        "train/batch_size",
+        "train/steps_per_second",
+    ):
+        assert sorted(steps[tag]) == list(range(1, 13)), tag
+    for tag in ("validation/loss", "validation/vocals_mse", "validation/mix"):
+        assert sorted(steps[tag]) == [6, 12], tag
+    assert result["steps"] == 12
+
+
+def test_a_resumed_run_counts_the_training_seconds_of_all_its_parts(killed_and_resumed):
+    config, first_part, wall, result = killed_and_resumed
+    assert 0 < first_part < wall
+    assert result["train_seconds"] >= first_part + result["seconds_this_run"] - 0.1
+    assert result["train_seconds"] > result["seconds_this_run"]
+    assert Trainer(config, "run").fit()["train_seconds"] == result["train_seconds"]  # a reused run
+
+
+@pytest.mark.parametrize(
+    "kilobytes, checkpoint_steps, failed, kept",
+    [
+        (1024, 2, "checkpoints/ckpt-2", None),  # a checkpoint is about 2 MB, best.keras 0.8 MB
+        (512, None, "best.keras", None),
+        (3072, 2, "checkpoints/ckpt-4", "ckpt-2"),
+    ],
+)
+def test_a_full_disk_is_named_and_what_was_saved_stays(
+    kilobytes, checkpoint_steps, failed, kept, small_disk, toy_root, tmp_path
+):
+    runs = small_disk(kilobytes)
+    config = tiny(
+        "U1",
+        toy_root,
+        tmp_path,
+        checkpoint_steps=checkpoint_steps,
+        schedule=[[1, 1e-3]],
+        num_initial_filters=4,
+        model_base_dir=str(runs),
+    )
+    with pytest.raises(TrainingError) as raised:
+        Trainer(config, "run").fit()
+    assert str(raised.value) == (
+        f"cannot write {str(runs / 'run' / failed)!r}: no space left on device; "
+        "what the run saved before is kept"
+    )
+    with open(runs / "run" / "model_config.json") as handle:
+        assert json.load(handle)["num_initial_filters"] == 4
+    checkpoints = runs / "run" / "checkpoints"
+    latest = tf.train.latest_checkpoint(str(checkpoints))
+    assert latest == (str(checkpoints / kept) if kept else None)
+    assert set(os.listdir(runs / "run")) <= {"checkpoints", "model_config.json", "split.json"}
+    assert not glob.glob(str(checkpoints / f"{os.path.basename(failed)}[._]*"))  # no partial files left
+    if kept:
+        assert final_weights(config, "run")

@@ -7,8 +7,39 @@ import numpy as np
 import soundfile
 
 
+# What a folder given as songs is searched for: libsndfile's formats and ffmpeg's common ones.
+AUDIO_EXTENSIONS = (
+    ".aac .aif .aifc .aiff .caf .flac .m4a .mka .mp2 .mp3 .mp4 .oga .ogg .opus .w64 .wav .webm .wma"
+).split()
+
+
 class AudioError(ValueError):
     """An audio file that cannot be read; the message names it."""
+
+
+def audio_files(paths):
+    """``paths`` with each folder among them replaced by the audio files directly in it (by their
+    extension, sorted), each once; a folder with none raises AudioError. Files are kept as given:
+    reading them says whether they are audio."""
+    files = []
+    for path in map(os.fspath, paths):
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        found = sorted(
+            entry.path
+            for entry in os.scandir(path)
+            if entry.is_file()
+            and not entry.name.startswith(".")
+            and os.path.splitext(entry.name)[1].lower() in AUDIO_EXTENSIONS
+        )
+        if not found:
+            raise AudioError(
+                f"{path!r} is a folder without audio files ({', '.join(AUDIO_EXTENSIONS)}); "
+                f"give audio files, or a folder that holds some"
+            )
+        files += found
+    return list(dict.fromkeys(files))
 
 
 def read_audio(path):

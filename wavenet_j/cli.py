@@ -79,6 +79,10 @@ def _models(args):
         raise argparse.ArgumentTypeError(
             "--original-ckpt needs --config (the checkpoint's named config, or its JSON)"
         )
+    if args.config and not args.original_ckpt:
+        raise argparse.ArgumentTypeError(
+            "--config goes with --original-ckpt: a .keras model carries its own config"
+        )
     paths = args.model if isinstance(args.model, list) else [args.model] if args.model else []
     models = [(_model_name(path), path, None) for path in paths]
     if args.original_ckpt:
@@ -130,19 +134,32 @@ def _export(args):
 def _separate(args):
     from tqdm import tqdm
 
-    from wavenet_j.audio import AudioError
+    from wavenet_j.audio import AudioError, audio_files
     from wavenet_j.interop import load_separator
+    from wavenet_j.separation import stem_plan
 
     ((_, path, config),) = _models(args)
+    songs = audio_files(args.songs)
     model, _ = load_separator(path, config)
-    songs = list(dict.fromkeys(args.songs))
-    stems = _stems_of(songs, model, args)
+    try:
+        stems = stem_plan(
+            songs, args.output, model.output, template=args.filename, ext=_ext(args), encoding=args.encoding
+        )
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
     failed = []
     for number, song in enumerate(songs, 1):
-        if not args.overwrite and all(os.path.exists(stem) for stem in stems[song].values()):
-            tqdm.write(f"{song}: its stems exist, skipped (--overwrite separates it again)")
-            continue
+        existing = [stem for stem in stems[song].values() if os.path.lexists(stem)]
         try:
+            if existing and not args.overwrite:
+                if len(existing) == len(stems[song]):
+                    tqdm.write(f"{song}: its stems exist, skipped (--overwrite separates it again)")
+                    continue
+                more = f" (and {len(existing) - 1} more of its stems)" if len(existing) > 1 else ""
+                raise AudioError(
+                    f"{song!r}: {existing[0]!r} exists already{more}; nothing written for this song "
+                    f"(--overwrite replaces it)"
+                )
             _separate_song(model, song, f"song {number}/{len(songs)}", args)
         except AudioError as error:
             failed.append(song)
@@ -155,24 +172,9 @@ def _separate(args):
         )
 
 
-def _stems_of(songs, model, args):
-    """``{song: {source: path}}``, refused before anything is separated if two songs would share a file."""
-    from wavenet_j.separation import stem_paths
-
-    ext = "flac" if args.flac else "wav"
-    try:
-        stems = {song: stem_paths(song, args.output, model.output, args.filename, ext) for song in songs}
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
-    writers = {}
-    for song, paths in stems.items():
-        for stem in paths.values():
-            if writers.setdefault(stem, song) != song:
-                raise argparse.ArgumentTypeError(
-                    f"{writers[stem]!r} and {song!r} would both write {stem!r}; give a --filename that tells "
-                    f"them apart, e.g. '{{parent}}/{{track}}/{{source}}.{{ext}}'"
-                )
-    return stems
+def _ext(args):
+    """``--flac`` fixes the stems' format; without it the file-name template's names choose."""
+    return "flac" if args.flac else None
 
 
 def _separate_song(model, song, label, args):
@@ -193,7 +195,7 @@ def _separate_song(model, song, label, args):
             song,
             args.output,
             template=args.filename,
-            ext="flac" if args.flac else "wav",
+            ext=_ext(args),
             encoding=args.encoding,
             clipping=args.clipping,
             progress=progress,
@@ -205,74 +207,39 @@ def _separate_song(model, song, label, args):
 def _evaluate(args):
     from tqdm import tqdm
 
-    from wavenet_j.atomic import write_text
-    from wavenet_j.evaluation.musdb import evaluate_model, load_scores
-    from wavenet_j.evaluation.plots import sdr_violins
-    from wavenet_j.evaluation.statistics import markdown_table
+    from wavenet_j.evaluation.musdb import evaluate_model, write_comparison
 
     models = _models(args)
     if not models:
         raise argparse.ArgumentTypeError(
             "give --model PATH.keras (repeatable) and/or --original-ckpt CKPT --config NAME"
         )
-    columns = {}
     for name, path, config in models:
         estimates = os.path.join(args.estimates, name) if args.estimates else None
         with tqdm(desc=f"evaluating {name}", unit="track") as bar:
-            columns.update(
-                evaluate_model(
-                    path,
-                    os.path.join(args.output, name),
-                    args.musdb,
-                    model_config=config,
-                    subset=args.subset,
-                    separation=_separation(args),
-                    shard=args.shard,
-                    workers=args.workers,
-                    progress=lambda _: bar.update(),
-                    estimates_dir=estimates,
-                )
+            evaluate_model(
+                path,
+                os.path.join(args.output, name),
+                args.musdb,
+                model_config=config,
+                subset=args.subset,
+                separation=_separation(args),
+                shard=args.shard,
+                workers=args.workers,
+                progress=lambda _: bar.update(),
+                estimates_dir=estimates,
             )
-    table = markdown_table(columns)
-    write_text(os.path.join(args.output, "comparison.md"), table)
-    sdr_violins(
-        {name: load_scores(os.path.join(args.output, name), args.subset) for name, _, _ in models},
-        os.path.join(args.output, "sdr_violins"),
-    )
-    print(table)
-
-
-def _results(paths, subset):
-    """``{model: scores}`` of each folder given that holds ``<subset>/*.json``, or of its subfolders that
-    do, so ``evaluate``'s output folder plots every model in it."""
-    from wavenet_j.evaluation.musdb import load_scores
-
-    results = {}
-    for path in paths:
-        folders = (
-            [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir())
-            if os.path.isdir(path)
-            else []
-        )
-        found = {
-            os.path.basename(os.path.normpath(folder)): load_scores(folder, subset) for folder in folders
-        }
-        found = {name: scores for name, scores in found.items() if scores}
-        if not found:
-            raise argparse.ArgumentTypeError(
-                f"no museval scores ({subset}/*.json) in {path!r} or its subfolders"
-            )
-        results.update(found)
-    return results
+    print(write_comparison(args.output, args.subset))
 
 
 def _plot(args):
     from wavenet_j.audio import read_audio
+    from wavenet_j.evaluation.musdb import scored_models
     from wavenet_j.evaluation.plots import sdr_violins, spectrograms
 
     if not args.results and not args.spectrogram:
         raise argparse.ArgumentTypeError("give result folders and/or --spectrogram MIX STEM ...")
-    results = _results(args.results, args.subset)
+    results = scored_models(args.results, args.subset) if args.results else {}
     audio = {path: read_audio(path) for path in args.spectrogram}
     rates = {rate for _, rate in audio.values()}
     if len(rates) > 1:
@@ -339,8 +306,6 @@ def _study(args):
     from wavenet_j.studies import plan_study, run_study
 
     pairs = [tuple(pair.split("/")) for pair in args.pairs] if args.pairs else None
-    if pairs and any(len(pair) != 2 for pair in pairs):
-        raise argparse.ArgumentTypeError(f"pairs are written U/J, e.g. U1/J1; got {args.pairs}")
     options = dict(
         base=_base(args.base),
         tables=not args.no_tables,
@@ -539,7 +504,8 @@ def _add_separate_command(commands):
         "songs",
         nargs="+",
         metavar="SONG",
-        help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), any rate and channels",
+        help="audio files: wav, flac, mp3, m4a, ... (anything ffmpeg decodes), any rate and channels; "
+        "a folder stands for the audio files in it",
     )
     _add_model_options(separate, several=False)
     _add_separation_options(separate, windows="shared")
@@ -553,18 +519,23 @@ def _add_separate_command(commands):
         "--filename",
         default="{track}/{source}.{ext}",
         help="stem file names below OUTPUT, from {track} (the song's file name), "
-        "{parent} (its folder's name), {source} and {ext}; "
-        "default: {track}/{source}.{ext}",
+        "{parent} (its folder's name), {source} and {ext} (wav, or flac with --flac); a name "
+        "ending in .flac writes FLAC; default: {track}/{source}.{ext}",
     )
     separate.add_argument(
-        "--overwrite", action="store_true", help="separate songs whose stems exist again (default: skip them)"
+        "--overwrite",
+        action="store_true",
+        help="replace files at the stems' paths (default: a song whose stems all exist is skipped, "
+        "one with some of them is refused)",
     )
     separate.add_argument(
         "--encoding",
         choices=["int16", "int24", "float32"],
-        help="stem samples (default: float32 for float input files, else int16)",
+        help="stem samples (default: float32 for float input files, int24 in FLAC; else int16)",
     )
-    separate.add_argument("--flac", action="store_true", help="write FLAC instead of WAV (int16 or int24)")
+    separate.add_argument(
+        "--flac", action="store_true", help="write FLAC instead of WAV (integer samples: int16 or int24)"
+    )
     separate.add_argument(
         "--no-xla",
         dest="xla",
@@ -719,8 +690,13 @@ def main(argv=None):
         keep_xla_compilations()
     if not args.verbose:
         import_tensorflow_quietly()
+    from tqdm import tqdm
+
     with warnings.catch_warnings():
-        warnings.showwarning = lambda message, *_: print(f"wavenet-j: warning: {message}", file=sys.stderr)
+        # Through tqdm, so a warning printed while a progress bar runs gets a line of its own.
+        warnings.showwarning = lambda message, *_: tqdm.write(
+            f"wavenet-j: warning: {message}", file=sys.stderr
+        )
         try:
             args.run(args)
         except (argparse.ArgumentTypeError,) + _user_errors() as error:  # ArgumentTypeError: options clash

@@ -366,8 +366,11 @@ def _validate_optional_values(config):
 
 def _validate_numbers(config):
     fraction = config["valid_fraction"]
-    if not _is_number(fraction) or not 0 <= fraction < 1:
-        raise ConfigError(f"model_config['valid_fraction'] = {fraction!r} must be a number in [0, 1)")
+    if not _is_number(fraction) or not 0 < fraction < 1:
+        raise ConfigError(
+            f"model_config['valid_fraction'] = {fraction!r} must be a number in (0, 1): training stops "
+            f"early on the loss of validation tracks, and needs tracks left to train on"
+        )
     value = config["identity_loss_weight"]
     if not _is_number(value) or value < 0:
         raise ConfigError(f"model_config['identity_loss_weight'] = {value!r} must be a number >= 0")

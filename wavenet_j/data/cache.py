@@ -4,13 +4,17 @@ One ``.npy`` per track (``[sources, samples, channels]`` float32, memory-mappabl
 keyed by (dataset, sample rate, channels); changing the rate or channels builds another folder,
 never mixes. Each file is written under a temporary name and renamed when complete, and the
 manifest lists only finished tracks, so a run killed at any point resumes: finished tracks are
-kept, a partial file is never trusted.
+kept, a partial file is never trusted. Each manifest entry records the size and mtime of the
+source files its track was read from; a track whose files differ is cached again.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import soxr
@@ -21,7 +25,9 @@ from wavenet_j.audio import to_model_channels
 from wavenet_j.data.tracks import (
     CCMIXTER_FILES,
     MUSDB_STEMS,
+    ccmixter_track_files,
     ccmixter_tracks,
+    musdb_track_files,
     musdb_tracks,
     read_ccmixter_track,
     read_musdb_track,
@@ -75,31 +81,82 @@ def _save_manifest(folder, tracks):
     write_text(os.path.join(folder, MANIFEST), json.dumps({"tracks": tracks}, indent=1, sort_keys=True))
 
 
-def _cached(folder, items, model_config, description):
-    """Cache every ``(name, read)`` item not already done; ``read()`` gives ``(rate, audio, sources)``."""
+class SourceTrack(NamedTuple):
+    """One track to cache: its name, the files it is read from, and ``read() -> (rate, audio, sources)``."""
+
+    name: str
+    files: list
+    read: Callable
+
+
+def _file_record(paths):
+    """``{path: [size, st_mtime_ns]}`` of the files that exist: what a cached track is checked against."""
+    record = {}
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            stat = os.stat(path)
+            record[os.path.abspath(path)] = [stat.st_size, stat.st_mtime_ns]
+    return record
+
+
+def _stale(name, entry, record):
+    """Why a manifest entry no longer holds its track's audio (one line), or None when it does."""
+    if "files" not in entry:
+        return f"track {name!r}: its cache entry has no record of its source files; caching it again"
+    cached = entry["files"]
+    for path in sorted(set(cached) | set(record)):
+        file = os.path.basename(path)
+        if path not in record:
+            what = f"{file} is missing"
+        elif path not in cached:
+            what = f"{file} is not among the files it was cached from"
+        elif cached[path] != record[path]:
+            what = f"{file} changed since it was cached"
+        else:
+            continue
+        return f"track {name!r}: {what}; caching it again"
+    return None
+
+
+def _cached(folder, tracks, model_config, description):
+    """Cache every SourceTrack not cached yet or whose files differ from those it was cached from
+    (size or mtime), so an edited source file never leaves its old audio in training."""
     os.makedirs(folder, exist_ok=True)
     done = {
         name: entry
         for name, entry in _load_manifest(folder).items()
         if os.path.exists(os.path.join(folder, entry["file"]))
     }
-    todo = [(name, read) for name, read in items if name not in done]
-    for name, read in tqdm(todo, desc=description, unit="track", disable=not todo):
-        rate, audio, sources = read()
+    todo = []
+    for track in tracks:
+        record = _file_record(track.files)  # taken before reading: a file edited meanwhile differs next time
+        if track.name not in done:
+            todo.append((track, record, None))
+        elif reason := _stale(track.name, done[track.name], record):
+            todo.append((track, record, reason))
+    for track, record, reason in tqdm(todo, desc=description, unit="track", disable=not todo):
+        if reason:
+            tqdm.write(reason)
+        rate, audio, sources = track.read()
         audio = convert(audio, rate, model_config)
-        file = hashlib.sha1(name.encode()).hexdigest()[:16] + ".npy"
+        file = hashlib.sha1(track.name.encode()).hexdigest()[:16] + ".npy"
         with atomic_path(os.path.join(folder, file)) as temporary:
             np.save(temporary, audio)
-        done[name] = {"file": file, "sources": list(sources), "samples": int(audio.shape[1])}
+        done[track.name] = {
+            "file": file,
+            "sources": list(sources),
+            "samples": int(audio.shape[1]),
+            "files": record,
+        }
         _save_manifest(folder, done)
     return [
         CachedTrack(
-            name,
-            os.path.join(folder, done[name]["file"]),
-            tuple(done[name]["sources"]),
-            done[name]["samples"],
+            track.name,
+            os.path.join(folder, done[track.name]["file"]),
+            tuple(done[track.name]["sources"]),
+            done[track.name]["samples"],
         )
-        for name, _ in items
+        for track in tracks
     ]
 
 
@@ -107,14 +164,17 @@ def musdb_cache(model_config, subset):
     """The cached tracks of MUSDB18 / MUSDB18-HQ's ``subset`` ("train" or "test"), building what is
     missing."""
     root = model_config["musdb_path"]
-    tracks = musdb_tracks(root, subset, model_config["musdb_is_wav"])
-    items = [
-        (track.name, lambda track=track: (*read_musdb_track(track), ("mixture",) + MUSDB_STEMS))
-        for track in tracks
+    sources = [
+        SourceTrack(
+            track.name,
+            musdb_track_files(track),
+            lambda track=track: (*read_musdb_track(track), ("mixture",) + MUSDB_STEMS),
+        )
+        for track in musdb_tracks(root, subset, model_config["musdb_is_wav"])
     ]
     return _cached(
         os.path.join(cache_folder(model_config, "musdb", root), subset),
-        items,
+        sources,
         model_config,
         f"caching MUSDB {subset}",
     )
@@ -123,11 +183,12 @@ def musdb_cache(model_config, subset):
 def ccmixter_cache(model_config):
     """The cached CCMixter songs (voice task, training only), building what is missing."""
     root = model_config["ccmixter_path"]
-    items = [
-        (
+    sources = [
+        SourceTrack(
             os.path.basename(folder),
+            ccmixter_track_files(folder),
             lambda folder=folder: (*read_ccmixter_track(folder), tuple(CCMIXTER_FILES)),
         )
         for folder in ccmixter_tracks(root)
     ]
-    return _cached(cache_folder(model_config, "ccmixter", root), items, model_config, "caching CCMixter")
+    return _cached(cache_folder(model_config, "ccmixter", root), sources, model_config, "caching CCMixter")

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from wavenet_j.configs import ConfigError, complete_config
 from wavenet_j.data.cache import ccmixter_cache, musdb_cache
-from wavenet_j.data.tracks import ACCOMPANIMENT
+from wavenet_j.data.tracks import ACCOMPANIMENT, DataError
 from wavenet_j.models import get_padding
 
 PARTITIONS = ("train", "valid", "test")
@@ -39,12 +39,22 @@ def ensure_toy_corpus(model_config):
         make_toy_corpus(corpus_root(model_config))
 
 
-def split_train_valid(names, fraction, seed):
-    """The seeded validation draw over sorted track names (25 of MUSDB's 100 at fraction 0.25)."""
+def split_train_valid(names, fraction, seed, corpus):
+    """The seeded validation draw over sorted track names (25 of MUSDB's 100 at fraction 0.25); both
+    parts are non-empty, since training stops early on the validation loss. ``corpus`` is the folder
+    the names come from, which a split that cannot be made names."""
     names = sorted(names)
-    count = max(1, round(len(names) * fraction)) if fraction > 0 else 0
+    if len(names) < 2:
+        raise DataError(
+            f"training needs at least 2 tracks in {corpus!r}, one to train on and one to validate; "
+            f"it holds {len(names)}"
+        )
+    count = max(1, round(len(names) * fraction))
     if count >= len(names):
-        raise ValueError(f"valid_fraction {fraction} leaves no training tracks out of {len(names)}")
+        raise DataError(
+            f"valid_fraction {fraction} draws all {len(names)} training tracks of {corpus!r} for "
+            f"validation: lower it so that at least one is left to train on"
+        )
     valid = set(np.random.default_rng(seed).choice(len(names), size=count, replace=False).tolist())
     return [n for i, n in enumerate(names) if i not in valid], [n for i, n in enumerate(names) if i in valid]
 
@@ -59,7 +69,12 @@ def partition_tracks(model_config, partition):
     if partition == "test":
         return musdb_cache(config, "test")
     tracks = musdb_cache(config, "train")
-    train, valid = split_train_valid([t.name for t in tracks], config["valid_fraction"], config["seed"])
+    train, valid = split_train_valid(
+        [t.name for t in tracks],
+        config["valid_fraction"],
+        config["seed"],
+        os.path.join(config["musdb_path"], "train"),
+    )
     chosen = set(valid if partition == "valid" else train)
     selected = [t for t in tracks if t.name in chosen]
     if partition == "train" and config["ccmixter_path"] and config["task"] == "voice":

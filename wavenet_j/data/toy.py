@@ -4,12 +4,15 @@ Each track is a little song: a tempo, a key and a four-chord progression; a bass
 chord roots; sustained chords ("other"); drums with kick, snare and hi-hat transients; and a
 sung melody: a harmonic voice with vibrato, shaped by vowel formants, in phrases separated by
 rests, so the vocals have the near-silent stretches real vocals have. Separation is learnable
-(the sources differ in pitch range, timbre and rhythm) and measurable with museval.
+(the sources differ in pitch range, timbre and rhythm) and measurable with museval. The corpus
+root's toy_corpus.json records the parameters, so a folder is never silently left holding a corpus
+made with other ones.
 
     python -m wavenet_j.data.toy -o data/toy_musdb [--train 6 --test 3 --seconds 10 --seed 0]
 """
 
 import argparse
+import json
 import os
 import shutil
 from typing import NamedTuple
@@ -17,9 +20,11 @@ from typing import NamedTuple
 import numpy as np
 import soundfile
 
-from wavenet_j.data.tracks import MUSDB_STEMS
+from wavenet_j.atomic import write_text
+from wavenet_j.data.tracks import MUSDB_STEMS, DataError
 
 RATE = 44100
+RECORD = "toy_corpus.json"  # the parameters the corpus in a folder is made with
 _NAMES = (
     "Amber",
     "Basalt",
@@ -200,8 +205,77 @@ def _write_track(folder, stems, rate):
     os.replace(staging, folder)
 
 
+def _tracks(params):
+    """``(subset, stream, index, name)`` of every track of the corpus ``params`` describe."""
+    for subset, stream in (("train", 0), ("test", 1)):
+        for index in range(params[subset]):
+            title = _NAMES[(index * 7 + stream * 3 + params["seed"]) % len(_NAMES)]
+            yield subset, stream, index, f"Toy {subset.title()} {index:03d} - {title}"
+
+
+def _describe(params):
+    return ", ".join(f"{key}={value}" for key, value in params.items())
+
+
+def _found_tracks(root):
+    """``(subset, name)`` of the track folders under ``root``, staging folders of a killed write left out."""
+    found = set()
+    for subset in ("train", "test"):
+        folder = os.path.join(root, subset)
+        if os.path.isdir(folder):
+            found |= {(subset, name) for name in os.listdir(folder) if not name.endswith(".partial")}
+    return found
+
+
+def _unrecorded_difference(root, params):
+    """How the tracks of a folder without a record differ from the corpus ``params`` describe (their
+    names, rate and length), or None when they do not."""
+    found = _found_tracks(root)
+    if not found:
+        return None
+    expected = {(subset, name) for subset, _, _, name in _tracks(params)}
+    if found - expected:
+        return "{}/{} is not one of its tracks".format(*min(found - expected))
+    if expected - found:
+        return "{}/{} is missing".format(*min(expected - found))
+    samples = int(params["seconds"] * params["sr"])
+    for subset, name in sorted(found):
+        try:
+            info = soundfile.info(os.path.join(root, subset, name, "mixture.wav"))
+            shape = (info.frames, info.samplerate)
+        except RuntimeError:  # libsndfile's errors: no such file, not audio
+            shape = None
+        if shape != (samples, params["sr"]):
+            return f"{subset}/{name}/mixture.wav is not {samples} samples at {params['sr']} Hz"
+    return None
+
+
+def _claim(root, params):
+    """Record ``params`` in ``root`` (before any track, so a killed run resumes), or raise DataError
+    where the folder holds a toy corpus made with other parameters."""
+    path = os.path.join(root, RECORD)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+        if recorded != params:
+            raise DataError(
+                f"{root!r} holds a toy corpus made with {_describe(recorded)}, not {_describe(params)}: "
+                f"remove the folder or give another one"
+            )
+        return
+    difference = _unrecorded_difference(root, params)
+    if difference:
+        raise DataError(
+            f"{root!r} holds tracks other than those of the toy corpus with {_describe(params)} "
+            f"({difference}): remove the folder or give another one"
+        )
+    write_text(path, json.dumps(params, indent=1))
+
+
 def make_toy_corpus(root, *, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
-    """Write the corpus under ``root`` (tracks already there are kept) and return ``root``."""
+    """Write the corpus under ``root`` and return ``root``. Tracks already there are kept, so a killed
+    run resumes; a folder holding a toy corpus made with other parameters raises DataError, as its
+    tracks are not the ones asked for."""
     if train < 1 or test < 1:
         raise ValueError(
             f"the toy corpus needs at least one train and one test track (train={train}, test={test})"
@@ -209,14 +283,19 @@ def make_toy_corpus(root, *, train=6, test=3, seconds=10.0, seed=0, sr=RATE):
     if seconds <= 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     root = os.fspath(root)
-    for subset, count, stream in (("train", train, 0), ("test", test, 1)):
-        for index in range(count):
-            title = _NAMES[(index * 7 + stream * 3 + seed) % len(_NAMES)]
-            name = f"Toy {subset.title()} {index:03d} - {title}"
-            folder = os.path.join(root, subset, name)
-            if not os.path.isdir(folder):
-                os.makedirs(os.path.dirname(folder), exist_ok=True)
-                _write_track(folder, synthesize_track([seed, stream, index], seconds, sr), sr)
+    params = {
+        "train": int(train),
+        "test": int(test),
+        "seconds": float(seconds),
+        "seed": int(seed),
+        "sr": int(sr),
+    }
+    _claim(root, params)
+    for subset, stream, index, name in _tracks(params):
+        folder = os.path.join(root, subset, name)
+        if not os.path.isdir(folder):
+            os.makedirs(os.path.dirname(folder), exist_ok=True)
+            _write_track(folder, synthesize_track([seed, stream, index], seconds, sr), sr)
     return root
 
 

@@ -54,11 +54,17 @@ def musdb_tracks(root, subset, is_wav=None):
     return sorted(tracks, key=lambda track: track.name)
 
 
+def musdb_track_files(track):
+    """The files a MUSDB track is read from: its five wavs (MUSDB18-HQ) or its stem file (MUSDB18)."""
+    if track.is_wav:
+        return [os.path.join(os.path.dirname(track.path), name) for name in _HQ_FILES]
+    return [track.path]
+
+
 def read_musdb_track(track):
     """``(rate, audio [5, samples, channels])``: mixture, bass, drums, other, vocals."""
     if track.is_wav:
-        folder = os.path.dirname(track.path)
-        return _read_wavs(track.name, [os.path.join(folder, name) for name in _HQ_FILES])
+        return _read_wavs(track.name, musdb_track_files(track))
     import stempeg
 
     try:
@@ -87,11 +93,14 @@ def ccmixter_tracks(root):
     return songs
 
 
+def ccmixter_track_files(folder):
+    """The files a CCMixter song is read from: mixture, accompaniment, vocals."""
+    return [os.path.join(folder, name) for name in CCMIXTER_FILES.values()]
+
+
 def read_ccmixter_track(folder):
     """``(rate, audio [3, samples, channels])``: mixture, accompaniment, vocals."""
-    return _read_wavs(
-        os.path.basename(folder), [os.path.join(folder, name) for name in CCMIXTER_FILES.values()]
-    )
+    return _read_wavs(os.path.basename(folder), ccmixter_track_files(folder))
 
 
 def _read_wavs(name, paths):

@@ -18,6 +18,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import warnings
 
 import numpy as np
 import soundfile
@@ -120,15 +121,15 @@ def _write_scores(path, name, scores):
     write_text(path, store.json)
 
 
-def _check_fingerprint(out_dir, made_by, scored):
-    """Refuse a results folder that another model or other options made; claim a new one before its
-    first track."""
-    path = os.path.join(out_dir, "fingerprint.json")
+def _check_fingerprint(folder, made_by, holds, kind="scores"):
+    """Refuse a folder of ``kind`` (scores or estimates) that another model or other options made;
+    claim a new one before its first track. ``holds``: whether it has any already."""
+    path = os.path.join(folder, "fingerprint.json")
     if not os.path.exists(path):
-        if scored:
+        if holds:
             raise EvaluationError(
-                f"{out_dir!r} holds scores but no fingerprint.json, so which model made them is unknown; "
-                f"give another output folder, or remove this one to score {made_by['model']!r}"
+                f"{folder!r} holds {kind} but no fingerprint.json, so which model made them is unknown; "
+                f"give another folder, or remove this one to score {made_by['model']!r}"
             )
         write_text(path, json.dumps(made_by, indent=1))
         return
@@ -136,9 +137,9 @@ def _check_fingerprint(out_dir, made_by, scored):
         existing = json.load(handle)
     if existing["fingerprint"] != made_by["fingerprint"]:
         raise EvaluationError(
-            f"{out_dir!r} holds the scores of model {existing['model']!r} with {existing['separation']} "
+            f"{folder!r} holds the {kind} of model {existing['model']!r} with {existing['separation']} "
             f"(fingerprint {existing['fingerprint'][:12]}), not of {made_by['model']!r} with "
-            f"{made_by['separation']} ({made_by['fingerprint'][:12]}); give another output folder, or remove "
+            f"{made_by['separation']} ({made_by['fingerprint'][:12]}); give another folder, or remove "
             f"this one to score again"
         )
 
@@ -202,7 +203,8 @@ def evaluate_model(
             there is separated and scored again.
 
     Raises:
-        EvaluationError: ``out_dir`` holds the scores of another model or other separation options.
+        EvaluationError: ``out_dir`` holds the scores, or ``estimates_dir`` the estimates, of another
+            model or other separation options.
     """
     from wavenet_j.interop import load_separator
 
@@ -219,6 +221,9 @@ def evaluate_model(
         "separation": options,
     }
     _check_fingerprint(out_dir, made_by, scored)
+    if estimates_dir is not None:
+        subset_stems = os.path.join(estimates_dir, subset)
+        _check_fingerprint(estimates_dir, made_by, os.path.isdir(subset_stems), "estimates")
     pending = [
         (name, _track_file(out_dir, subset, name))
         for name in names
@@ -273,3 +278,44 @@ def write_statistics(out_dir, subset="test", name=None):
     for file, text in (("statistics.csv", csv_table(column)), ("statistics.md", markdown_table(column))):
         write_text(os.path.join(out_dir, file), text)
     return column
+
+
+def scored_models(paths, subset="test"):
+    """``{model: scores}`` of each folder of ``paths`` that holds ``<subset>/*.json``, or of its
+    subfolders that do (``evaluate``'s output folder: one per model), named by folder."""
+    results = {}
+    for path in map(os.fspath, paths):
+        folders = (
+            [path] + sorted(entry.path for entry in os.scandir(path) if entry.is_dir())
+            if os.path.isdir(path)
+            else []
+        )
+        found = {
+            os.path.basename(os.path.normpath(folder)): load_scores(folder, subset) for folder in folders
+        }
+        found = {name: scores for name, scores in found.items() if scores}
+        if not found:
+            raise EvaluationError(f"no museval scores ({subset}/*.json) in {path!r} or its subfolders")
+        results.update(found)
+    return results
+
+
+def write_comparison(out_dir, subset="test"):
+    """``comparison.md`` and the SDR violins of every model scored in ``out_dir``'s subfolders, so a
+    second evaluation into one folder compares with the first; returns the markdown. The tracks each
+    model was scored on are listed, and a warning says when they differ."""
+    from wavenet_j.evaluation.plots import sdr_violins
+
+    results = scored_models([out_dir], subset)
+    tracks = {name: sorted(scores) for name, scores in results.items()}
+    counts = ", ".join(f"{name} {len(names)}" for name, names in tracks.items())
+    text = markdown_table({name: summarize(scores) for name, scores in results.items()})
+    text += f"\n{subset} tracks scored: {counts}\n"
+    if len({tuple(names) for names in tracks.values()}) > 1:
+        warnings.warn(
+            f"the models in {out_dir!r} were scored on different {subset} tracks ({counts}): "
+            f"their statistics do not compare like for like"
+        )
+    write_text(os.path.join(out_dir, "comparison.md"), text)
+    sdr_violins(results, os.path.join(out_dir, "sdr_violins"))
+    return text

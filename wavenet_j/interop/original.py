@@ -199,8 +199,8 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     missing = [name for name, _, _ in expected if name not in found]
     if missing or extra:
         raise CheckpointMismatch(
-            f"checkpoint {prefix!r} does not match the config: missing {missing or 'nothing'}, "
-            f"unexpected {extra or 'nothing'}; is it a checkpoint of another config?"
+            f"checkpoint {prefix!r} does not match the config: {_few(missing)} of its variables missing, "
+            f"{_few(extra)} unexpected; is it a checkpoint of another config?"
         )
     assignments = []
     for name, layer_name, attribute in expected:
@@ -214,3 +214,9 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     for variable, value in assignments:
         variable.assign(np.asarray(value, dtype=variable.dtype))
     return model
+
+
+def _few(names, shown=3):
+    """A count of variable names and the first few of them: a line, where 60 names would be a screen."""
+    more = ", ..." if len(names) > shown else ""
+    return f"{len(names)} ({', '.join(names[:shown])}{more})" if names else "none"

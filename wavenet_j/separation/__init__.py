@@ -1,6 +1,6 @@
 """Separating songs: windowed prediction over whole signals, at any rate and channel count."""
 
-from wavenet_j.separation.files import separate_file, stem_paths
+from wavenet_j.separation.files import separate_file, stem_paths, stem_plan
 from wavenet_j.separation.segments import separate_blocks, separation_plan
 from wavenet_j.separation.track import separate_track
 from wavenet_j.separation.windows import separate_signal, shared_context, window_starts
@@ -13,5 +13,6 @@ __all__ = [
     "separation_plan",
     "shared_context",
     "stem_paths",
+    "stem_plan",
     "window_starts",
 ]

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import soundfile
 
-from wavenet_j.atomic import atomic_path, remove_partials
+from wavenet_j.atomic import DiskFull, atomic_path, remove_partials
 from wavenet_j.audio import AudioError, read_audio
 from wavenet_j.separation.segments import separate_blocks
 from wavenet_j.separation.track import BLOCK, array_blocks
@@ -22,14 +22,22 @@ CLIPPING = ("clamp", "rescale")
 TEMPLATE = "{track}/{source}.{ext}"
 
 
-def stem_paths(song, output, sources, template=TEMPLATE, ext="wav"):
+def stem_paths(song, output, sources, template=TEMPLATE, ext=None):
     """``{source: path}`` of a song's stems: ``template`` below ``output``, with ``{track}`` (the
-    song's file name without extension), ``{parent}`` (its folder's name), ``{source}`` and ``{ext}``."""
+    song's file name without extension), ``{parent}`` (its folder's name), ``{source}`` and ``{ext}``.
+
+    A stem's format is its file name's: ``.wav`` or ``.flac``. ``ext`` (``"wav"`` or ``"flac"``) is
+    what ``{ext}`` stands for and the format every name must then have; None lets the template's
+    names choose, ``{ext}`` being ``wav``. Any other ending raises ValueError, so a ``.mp3`` name never
+    holds WAV data.
+    """
+    if ext is not None and ext not in FORMATS:
+        raise ValueError(f"stem format {ext!r} is not one of {list(FORMATS)}")
     song = os.path.abspath(os.fspath(song))
     fields = {
         "track": os.path.splitext(os.path.basename(song))[0],
         "parent": os.path.basename(os.path.dirname(song)),
-        "ext": ext,
+        "ext": ext or "wav",
     }
     try:
         paths = {source: os.path.join(output, template.format(source=source, **fields)) for source in sources}
@@ -42,7 +50,64 @@ def stem_paths(song, output, sources, template=TEMPLATE, ext="wav"):
         raise ValueError(
             f"file-name template {template!r} gives every source the same file: it needs {{source}}"
         )
+    for path in paths.values():
+        ending = _ending(path)
+        if ending not in FORMATS or ext is not None and ending != ext:
+            wanted = f".{ext}" if ext else ".wav or .flac (or .{ext})"
+            raise ValueError(
+                f"file-name template {template!r} gives {os.path.basename(path)!r}, but the stems are "
+                f"{' or '.join(FORMATS)} files here: the names must end in {wanted}"
+            )
     return paths
+
+
+def stem_plan(songs, output, sources, *, template=TEMPLATE, ext=None, encoding=None):
+    """``{song: {source: path}}`` for a batch of songs, refused (ValueError) before anything is
+    separated when two songs would write one file, a stem would replace one of the songs, or
+    ``encoding`` does not fit the stems' format."""
+    plan = {song: stem_paths(song, output, sources, template, ext) for song in songs}
+    writers, inputs = {}, {_identity(song): song for song in songs}
+    for song, paths in plan.items():
+        for path in paths.values():
+            _stem_subtype(path, encoding, is_float=False)
+            writer = writers.setdefault(os.path.abspath(path), song)
+            if writer != song:
+                raise ValueError(
+                    f"{writer!r} and {song!r} would both write {path!r}; give a file-name template that "
+                    f"tells them apart, e.g. '{{parent}}/{{track}}/{{source}}.{{ext}}'"
+                )
+            if _identity(path) in inputs:
+                raise ValueError(
+                    f"the stem {path!r} of {song!r} would replace the song {inputs[_identity(path)]!r}; "
+                    f"give another output folder or file-name template"
+                )
+    return plan
+
+
+def _identity(path):
+    """What tells two names of one file apart from two files: its device and inode where it exists."""
+    try:
+        stats = os.stat(path)
+        return stats.st_dev, stats.st_ino
+    except OSError:
+        return os.path.realpath(path)
+
+
+def _ending(path):
+    return os.path.splitext(path)[1][1:].lower()
+
+
+def _stem_subtype(path, encoding, is_float):
+    """The samples of a stem file: ``encoding``, or by default float for float input (24-bit in
+    FLAC, which holds integers only) and 16-bit otherwise."""
+    file_format = FORMATS[_ending(path)]
+    if encoding is None:
+        return ("PCM_24" if file_format == "FLAC" else "FLOAT") if is_float else "PCM_16"
+    if encoding not in ENCODINGS:
+        raise ValueError(f"stem encoding {encoding!r} is not one of {list(ENCODINGS)}")
+    if file_format == "FLAC" and encoding == "float32":
+        raise ValueError("FLAC holds integer samples only: choose int16 or int24, or wav for float32")
+    return ENCODINGS[encoding]
 
 
 def separate_file(
@@ -51,7 +116,7 @@ def separate_file(
     output,
     *,
     template=TEMPLATE,
-    ext="wav",
+    ext=None,
     encoding=None,
     clipping="clamp",
     progress=None,
@@ -61,18 +126,20 @@ def separate_file(
     and return their paths; ``options`` as for ``separate_track``.
 
     ``encoding`` is ``"int16"``, ``"int24"`` or ``"float32"``; by default float32 for a float input
-    file, else int16. Samples beyond [-1, 1] in an integer encoding are clamped (``clipping="clamp"``,
-    with a warning that counts them) or all stems are scaled by one factor so the loudest fits
-    (``"rescale"``, with a warning naming the factor). ``progress(seconds_done, seconds_total)`` is
-    called as the song goes. Formats libsndfile cannot read (m4a, ...) are decoded whole by ffmpeg
-    first; a file that decodes to less than its header claims is separated as far as it decodes,
-    with a warning. What a killed run left of these stems is removed first.
+    file (int24 in FLAC), else int16. Samples beyond [-1, 1] in an integer encoding are clamped
+    (``clipping="clamp"``, with a warning that counts them) or all stems are scaled by one factor so
+    the loudest fits (``"rescale"``, with a warning naming the factor).
+    ``progress(seconds_done, seconds_total)`` is called as the song goes. Formats libsndfile cannot
+    read (m4a, ...) are decoded whole by ffmpeg first; a file that decodes to less than its header
+    claims is separated as far as it decodes, with a warning. What a killed run left of these stems
+    is removed first.
     """
     path = os.fspath(path)
     if clipping not in CLIPPING:
         raise ValueError(f"clipping {clipping!r} is not one of {list(CLIPPING)}")
-    if ext not in FORMATS:
-        raise ValueError(f"stem format {ext!r} is not one of {list(FORMATS)}")
+    targets = stem_paths(path, output, model.output, template, ext)
+    for target in targets.values():
+        _stem_subtype(target, encoding, is_float=False)  # refused before the song is read
     try:
         info = soundfile.info(path)
         rate, channels, frames, is_float = (
@@ -86,10 +153,10 @@ def separate_file(
         mix, rate = read_audio(path)
         channels, frames, is_float = mix.shape[1], len(mix), False
         blocks = array_blocks(mix)
-    subtype = ENCODINGS[encoding] if encoding else "FLOAT" if is_float else "PCM_16"
-    if FORMATS[ext] == "FLAC" and subtype == "FLOAT":
-        raise ValueError("FLAC holds integer samples only: choose int16 or int24, or wav for float32")
-    targets = stem_paths(path, output, model.output, template, ext)
+    encodings = {
+        name: (FORMATS[_ending(target)], _stem_subtype(target, encoding, is_float))
+        for name, target in targets.items()
+    }
     for target in targets.values():
         remove_partials(target)
     try:
@@ -99,10 +166,12 @@ def separate_file(
                 name: os.path.join(os.path.dirname(final), "float.wav") for name, final in finals.items()
             }
             peaks = _separate_to_float(model, blocks, rate, channels, frames, floats, progress, options)
-            _encode(floats, finals, rate, channels, FORMATS[ext], subtype, clipping, peaks, path)
+            _encode(floats, finals, rate, channels, encodings, clipping, peaks, path)
     except AudioError:
         raise
-    except (OSError, soundfile.LibsndfileError) as error:  # a full disk, a read-only folder: nothing is left
+    except DiskFull as error:  # it names the stem
+        raise AudioError(f"cannot write the stems of {path!r}: {error}") from error
+    except (OSError, soundfile.LibsndfileError) as error:  # a read-only folder: nothing is left
         raise AudioError(
             f"cannot write the stems of {path!r} to {os.path.dirname(next(iter(targets.values())))!r}: "
             f"{error}"
@@ -133,16 +202,20 @@ def _separate_to_float(model, blocks, rate, channels, frames, floats, progress, 
     return peaks
 
 
-def _encode(floats, finals, rate, channels, file_format, subtype, clipping, peaks, path):
-    """The float32 stems in their final encoding; what an integer encoding cannot hold is said."""
+def _encode(floats, finals, rate, channels, encodings, clipping, peaks, path):
+    """The float32 stems in their final ``{source: (format, subtype)}``; what an integer encoding cannot
+    hold is said."""
     scale = 1.0
-    if subtype != "FLOAT" and clipping == "rescale" and max(peaks.values()) > 1.0:
+    integers = sorted({subtype for _, subtype in encodings.values() if subtype != "FLOAT"})
+    if integers and clipping == "rescale" and max(peaks.values()) > 1.0:
         scale = 1.0 / max(peaks.values())
         warnings.warn(
-            f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {subtype} without clipping"
+            f"{path!r}: all stems scaled by {scale:.3f} so the loudest fits {', '.join(integers)} "
+            f"without clipping"
         )
     clamped = dict.fromkeys(floats, 0)
     for name, file in floats.items():
+        file_format, subtype = encodings[name]
         if subtype == "FLOAT":  # float32 WAV already (FLAC holds no floats)
             os.replace(file, finals[name])
             continue

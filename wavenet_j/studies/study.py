@@ -10,7 +10,6 @@ share one output folder; ``<out>/study.json`` gathers them with the report.
 
 import json
 import os
-import time
 
 from wavenet_j.atomic import write_text
 from wavenet_j.configs import ConfigError, resolve_config
@@ -74,18 +73,38 @@ class Study:
         )
 
     def trained(self, name):
-        """The best model of ``name``, training it (or resuming its run) if it has no result yet."""
+        """The best model of ``name``, training it (or resuming its run) if it has no result yet; its
+        record's ``train_seconds`` are the training time its run recorded, reused or not."""
         from wavenet_j.training import Trainer
 
         run_dir = self.run_dir(name)
-        if not os.path.exists(os.path.join(run_dir, "result.json")):
-            started = time.time()
+        result_path = os.path.join(run_dir, "result.json")
+        if not os.path.exists(result_path):
             Trainer(self.config(name), f"{self.study_id}-{name}").fit()
-            record = self.record(name)
-            seconds = record["train_seconds"] + round(time.time() - started, 1)
+        with open(result_path, encoding="utf-8") as handle:
+            result = json.load(handle)
+        seconds = result.get("train_seconds", result.get("seconds_this_run", 0.0))
+        record = self.record(name)
+        if (record["run"], record["train_seconds"]) != (run_dir, seconds):
             record.update(run=run_dir, train_seconds=seconds)
             self._save(name, record)
         return os.path.join(run_dir, "best.keras")
+
+    def check_pairs(self, pairs):
+        """Each pair names the trained model first and its randomly weighted twin second (``U1/J1``),
+        so no figure reports the two the wrong way round."""
+        for pair in pairs:
+            if len(pair) != 2:
+                raise StudyError(f"a pair is two models written U/J, e.g. U1/J1; got {'/'.join(pair)!r}")
+            self.check(pair, corpus=False)
+            u_name, j_name = pair
+            u_random, j_random = (self.config(name)["freeze_encoder"] for name in pair)
+            if u_random or not j_random:
+                hint = f"; did you mean {j_name}/{u_name}?" if u_random and not j_random else ""
+                raise StudyError(
+                    f"pair {u_name}/{j_name}: a pair is written U/J, the trained model first and its twin "
+                    f"with the random frozen encoder (freeze_encoder=True) second{hint}"
+                )
 
     def scores(self, name, stages=1):
         """``{track: {source: {metric: [...]}}}`` of ``name`` on the test set, evaluated if needed."""
@@ -234,6 +253,7 @@ def plan_study(
     the configs and corpus are checked first, as a run would."""
     study = Study(out_dir, base=base, study_id=study_id, overrides=overrides)
     needed = study_models(pairs, tables)
+    study.check_pairs(pairs)
     study.check([model for model, _ in needed])
     return study.plan(_sharded(needed, shard))
 
@@ -261,6 +281,7 @@ def run_study(
         out_dir, base=base, study_id=study_id, overrides=overrides, windows=windows, train=not merge
     )
     needed = study_models(pairs, tables)
+    study.check_pairs(pairs)
     study.check([model for model, _ in needed], corpus=not merge)
     if shard is not None:
         mine = _sharded(needed, shard)

@@ -5,12 +5,16 @@ a ``tf.train.CheckpointManager`` holding the model, the optimizer, the global st
 schedule's state and the position inside the current epoch (the data of an epoch is a pure
 function of the seed, stage and epoch, so that position is the pipeline's whole random state),
 and ``best.keras``, the best model by validation loss over all stages; ``model_config.json`` and
-``split.json`` say what was trained on what.
+``split.json`` say what was trained on what, and ``checkpoints/train_seconds.json`` how long
+training took up to each kept checkpoint.
 """
 
+import contextlib
+import glob
 import json
 import math
 import os
+import shutil
 import time
 
 import keras
@@ -20,15 +24,14 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.configs import complete_config
-from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus, get_dataset, partition_tracks
+from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus, get_dataset
 from wavenet_j.data.tracks import detect_is_wav
 from wavenet_j.models import build_separator, get_padding, rebuild, stage_estimates
 from wavenet_j.models.spectrogram import magnitude, source_magnitudes
+from wavenet_j.training.errors import TrainingError, writing
+from wavenet_j.training.events import trim_events
+from wavenet_j.training.resume import check_resumable, read_record, track_split
 from wavenet_j.training.schedule import Schedule
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot go on (a NaN loss, say); what was saved before it is kept."""
 
 
 def choose_strategy():
@@ -156,6 +159,9 @@ def step_seconds(model_config, steps=3):
     return float(np.median(times))
 
 
+KEPT_CHECKPOINTS = 2
+
+
 class Trainer:
     """One experiment: ``Trainer(config, experiment_id).fit()`` trains, resuming what a killed run left."""
 
@@ -181,11 +187,14 @@ class Trainer:
             schedule=self.schedule_state,
         )
         self.manager = tf.train.CheckpointManager(
-            checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=2
+            checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=KEPT_CHECKPOINTS
         )
         self.best_path = os.path.join(self.run_dir, "best.keras")
         self.result_path = os.path.join(self.run_dir, "result.json")
-        self.writer = tf.summary.create_file_writer(self.log_dir)
+        self.seconds_path = os.path.join(self.manager.directory, "train_seconds.json")
+        self.writer = None  # opened by fit, once the restored step says which logged events stay
+        self._seconds_at = {}  # training seconds up to each kept checkpoint's step
+        self._seconds_before = 0.0  # up to the restored checkpoint
         self._steps = {}
         self._validation_step = self._validation_fn()
 
@@ -201,26 +210,80 @@ class Trainer:
 
     def _restore(self):
         """Continue from the last checkpoint, if any, saying whether the run starts, resumes or is
-        finished."""
+        finished; a config that does not continue what the run trained is refused first."""
         if not self.manager.latest_checkpoint:
             print(f"starting run {self.run_dir}")
             return
-        self.manager.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-        self.schedule.restore(self.schedule_state.numpy())
+        changed = check_resumable(self.run_dir, self.config)
+        self._restore_checkpoint()
+        saved = self.schedule_state.numpy()
+        self.schedule.restore(saved)
+        if self.schedule.stage > int(saved[0]):  # the given limits end the stage: its partial epoch goes
+            self.position.assign(0)
         if self.schedule.done:
             print(
                 f"run {self.run_dir} is finished (all {len(self.schedule.stages)} stages): best model "
                 f"{self.best_path}, result {self.result_path}"
             )
         else:
+            if changed:
+                print(changed)
             print(
                 f"resuming run {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
                 f"epoch {self.schedule.epoch + 1}"
             )
 
+    def _restore_checkpoint(self):
+        """Model, optimizer, step, schedule and position from the newest checkpoint that reads whole
+        (a damaged one is named and passed over), and the training seconds up to it."""
+        damaged = []
+        for prefix in reversed(self.manager.checkpoints):
+            try:
+                self.manager.checkpoint.restore(prefix).assert_existing_objects_matched()
+                break
+            except (AssertionError, ValueError) as error:  # variables missing, or of other shapes
+                raise TrainingError(
+                    f"run folder {self.run_dir} holds another model's checkpoint, which this config "
+                    "cannot restore; use another --id (experiment_id) for this model"
+                ) from error
+            except (IndexError, tf.errors.OpError) as error:  # a data file cut short or missing
+                damaged.append(f"{os.path.basename(prefix)} ({type(error).__name__})")
+        else:
+            raise TrainingError(
+                f"every checkpoint of run {self.run_dir} is damaged: {', '.join(damaged)}; use another "
+                f"--id (experiment_id), or remove {self.manager.directory} to train the run again"
+            )
+        if damaged:
+            print(f"run {self.run_dir}: checkpoint {', '.join(damaged)} is damaged; resuming from {prefix}")
+        step = int(self.step.numpy())
+        seconds = read_record(self.seconds_path) or {}
+        self._seconds_at = {at: value for at, value in seconds.items() if int(at) <= step}
+        self._seconds_before = self._seconds_at.get(str(step), 0.0)
+
+    def _train_seconds(self):
+        """Seconds this run has trained, over all its resumes."""
+        return self._seconds_before + time.time() - self._started
+
     def _save(self):
+        """A checkpoint at the current step, with the events logged up to it and its training seconds.
+
+        The seconds are written first, so the checkpoint a resume finds always has its entry.
+        """
+        step = int(self.step.numpy())
         self.schedule_state.assign(self.schedule.state())
-        self.manager.save(checkpoint_number=int(self.step.numpy()))
+        with writing(self.log_dir):
+            self.writer.flush()
+        self._seconds_at[str(step)] = round(self._train_seconds(), 3)
+        kept = sorted(self._seconds_at, key=int)[-(KEPT_CHECKPOINTS + 1) :]  # and the one being saved
+        self._seconds_at = {at: self._seconds_at[at] for at in kept}
+        _write_text(self.seconds_path, json.dumps(self._seconds_at, indent=1))
+        prefix = os.path.join(self.manager.directory, f"ckpt-{step}")
+        with writing(prefix):
+            try:
+                self.manager.save(checkpoint_number=step)
+            except (OSError, tf.errors.OpError):
+                _remove_partial_checkpoint(prefix)
+                raise
 
     def train_step(self, global_batch):
         """The compiled step ``(mix, targets) -> loss`` for one global batch size (later stages may
@@ -258,7 +321,7 @@ class Trainer:
         mix, targets = snippet
         estimates = self.model(mix, training=False)
         rate = self.config["expected_sr"]
-        with self.writer.as_default(step=step):
+        with self._logging(step):
             tf.summary.audio("validation/mix", tf.clip_by_value(mix, -1, 1), rate, max_outputs=1)
             for s in self.config["source_names"]:
                 tf.summary.audio(
@@ -273,11 +336,12 @@ class Trainer:
 
         A finished run trains nothing: its stored summary is returned.
         """
-        started = time.time()
+        self._started = time.time()
         self._restore()
         if self.schedule.done and os.path.exists(self.result_path):
             with open(self.result_path, encoding="utf-8") as handle:
                 return json.load(handle)
+        self._open_log()
         self._write_run_files()
         valid = get_dataset(self.config, "valid")
         snippet = next(iter(valid.unbatch().batch(1)))
@@ -286,7 +350,7 @@ class Trainer:
             self._train_epoch(stage, epoch)
             validation_loss = self._validate_epoch(valid, snippet)
             if self.schedule.record(validation_loss):
-                with atomic_path(self.best_path) as temporary:
+                with writing(self.best_path), atomic_path(self.best_path) as temporary:
                     self.model.save(temporary)
             print(
                 f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
@@ -294,28 +358,37 @@ class Trainer:
             )
             self.position.assign(0)
             self._save()
-        self.writer.flush()
+        with writing(self.log_dir):
+            self.writer.flush()
         result = {
             "best_validation_loss": self.schedule.best,
             "steps": int(self.step.numpy()),
             "best_model": self.best_path,
             "log_dir": self.log_dir,
-            "seconds_this_run": round(time.time() - started, 1),
+            "train_seconds": round(self._train_seconds(), 1),
+            "seconds_this_run": round(time.time() - self._started, 1),
         }
-        write_text(self.result_path, json.dumps(result, indent=1))
+        _write_text(self.result_path, json.dumps(result, indent=1))
         return result
+
+    def _open_log(self):
+        """The summary writer, after the events a killed run logged past the restored step are cut."""
+        with writing(self.log_dir):
+            trim_events(self.log_dir, int(self.step.numpy()))
+            self.writer = tf.summary.create_file_writer(self.log_dir)
+
+    @contextlib.contextmanager
+    def _logging(self, step):
+        """The summary writer at ``step``; a failed write to the log folder is a TrainingError."""
+        with writing(self.log_dir), self.writer.as_default(step=step):
+            yield
 
     def _write_run_files(self):
         """``model_config.json`` and ``split.json``: what this run trains, on which tracks."""
         config = self.config
-        split = {
-            partition: [t.name for t in partition_tracks(config, partition)]
-            for partition in ("valid", "train")
-        }
-        write_text(
-            os.path.join(self.run_dir, "model_config.json"), json.dumps(config, indent=1, sort_keys=True)
-        )
-        write_text(os.path.join(self.run_dir, "split.json"), json.dumps(split, indent=1))
+        model_config = os.path.join(self.run_dir, "model_config.json")
+        _write_text(model_config, json.dumps(config, indent=1, sort_keys=True))
+        _write_text(os.path.join(self.run_dir, "split.json"), json.dumps(track_split(config), indent=1))
 
     def _train_epoch(self, stage, epoch):
         """The rest of an epoch's steps, from the position a killed run saved, checkpointing on the way."""
@@ -346,7 +419,7 @@ class Trainer:
                     f"checkpoint in {self.manager.directory!r} and {self.best_path!r} are kept"
                 )
             bar.set_postfix(loss=f"{loss:.5f}")
-            with self.writer.as_default(step=step):
+            with self._logging(step):
                 tf.summary.scalar("train/loss", loss)
                 tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate.numpy()))
                 tf.summary.scalar("train/stage", stage)
@@ -362,12 +435,26 @@ class Trainer:
         """The validation loss after an epoch, logged with the per-source MSE and an audio snippet."""
         validation_loss, per_source = self.validate(valid)
         step = int(self.step.numpy())
-        with self.writer.as_default(step=step):
+        with self._logging(step):
             tf.summary.scalar("validation/loss", validation_loss)
             for s, value in per_source.items():
                 tf.summary.scalar(f"validation/{s}_mse", value)
         self._log_audio(snippet, step)
         return validation_loss
+
+
+def _write_text(path, text):
+    with writing(path):
+        write_text(path, text)
+
+
+def _remove_partial_checkpoint(prefix):
+    """The files a failed save of checkpoint ``prefix`` left; the checkpoints saved before stay."""
+    for path in glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp"):
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
 
 
 def train(model_config, experiment_id):

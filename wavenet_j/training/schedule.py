@@ -15,7 +15,8 @@ class Schedule:
     A stage ends after ``worse_epochs`` epochs without a better validation loss (or after
     ``max_epochs`` epochs, when set). The best loss is kept across stages, as in both original
     codebases: the best model over all stages is the result, and a new stage continues from
-    the latest weights, not from the best ones.
+    the latest weights, not from the best ones. The last stage keeps its counters when it ends, so
+    a run resumed with larger limits can continue it.
     """
 
     stages: list
@@ -46,9 +47,17 @@ class Schedule:
         else:
             self.worse += 1
         self.epoch += 1
-        if self.worse >= self.worse_epochs or (self.max_epochs and self.epoch >= self.max_epochs):
-            self.stage, self.epoch, self.worse = self.stage + 1, 0, 0
+        if self._stage_ends():
+            self._next_stage()
         return improved
+
+    def _stage_ends(self):
+        return self.worse >= self.worse_epochs or bool(self.max_epochs and self.epoch >= self.max_epochs)
+
+    def _next_stage(self):
+        self.stage += 1
+        if not self.done:
+            self.epoch, self.worse = 0, 0
 
     def batch_size(self, base):
         return base * self.stages[self.stage - 1][0]
@@ -61,9 +70,15 @@ class Schedule:
         return [self.stage, self.epoch, self.worse, self.best]
 
     def restore(self, state):
+        """Continue from ``state()`` under this schedule's limits, which may differ from those it was
+        saved under: a stage they end is over, and a last stage they no longer end goes on."""
         self.stage, self.epoch, self.worse, self.best = (
             int(state[0]),
             int(state[1]),
             int(state[2]),
             float(state[3]),
         )
+        if not self.done and self._stage_ends():
+            self._next_stage()
+        elif self.done and self.epoch and not self._stage_ends():  # epoch 0: no counters to go on from
+            self.stage -= 1
