@@ -28,10 +28,13 @@ def _free_bytes(folder):
     return blocks * stats.f_frsize
 
 
-def _ran_out_of_space(error, folder):
-    """Whether ``error``, raised while writing into ``folder``, means its file system is full. Bad input
-    (a ValueError) is never taken for a full disk."""
-    if isinstance(error, DiskFull) or isinstance(error, OSError) and error.errno == errno.ENOSPC:
+def ran_out_of_space(error, folder):
+    """Whether ``error``, raised while writing into ``folder``, means its file system is full: the
+    error says so (errno 28, or the words of TensorFlow's messages), or too little is left free.
+    Bad input (a ValueError) is never taken for a full disk."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    if "No space left on device" in (getattr(error, "message", None) or str(error)):
         return True
     if isinstance(error, ValueError):
         return False
@@ -64,7 +67,7 @@ def atomic_path(path):
             os.replace(path, os.path.join(staging, "replaced"))
         os.replace(temporary, path)
     except Exception as error:
-        if isinstance(error, DiskFull) or not _ran_out_of_space(error, staging):
+        if isinstance(error, DiskFull) or not ran_out_of_space(error, staging):
             raise
         raise DiskFull(path) from error
     finally:

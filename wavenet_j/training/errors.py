@@ -1,9 +1,11 @@
 """The error of a run that cannot go on, and the failed writes that become one."""
 
 import contextlib
-import errno
+import os
 
 import tensorflow as tf
+
+from wavenet_j.atomic import ran_out_of_space
 
 
 class TrainingError(RuntimeError):
@@ -21,13 +23,15 @@ def writing(path):
         yield
     except (OSError, tf.errors.OpError) as error:
         raise TrainingError(
-            f"cannot write {path!r}: {write_failure(error)}; what the run saved before is kept"
+            f"cannot write {path!r}: {write_failure(error, os.path.dirname(path))}; what the run saved "
+            f"before is kept"
         ) from error
 
 
-def write_failure(error):
-    """Why a write failed, in one line; a full disk in the same words whoever reports it."""
-    text = error.message if isinstance(error, tf.errors.OpError) else error.strerror or str(error)
-    if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+def write_failure(error, folder):
+    """Why a write into ``folder`` failed, in one line; a full disk in the same words whoever reports it
+    (``wavenet_j.atomic.ran_out_of_space`` decides)."""
+    if ran_out_of_space(error, folder):
         return "no space left on device"
+    text = error.message if isinstance(error, tf.errors.OpError) else error.strerror or str(error)
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
