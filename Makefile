@@ -1,11 +1,15 @@
 # `make test` and `make demo` work from a clean clone: they create .venv, install the project
-# (editable, with its dev extras) and ffmpeg when missing, then run. A second run reinstalls nothing.
+# (editable, with its dev extras and JAX for the backend tests) and ffmpeg when missing, then run.
+# A second run reinstalls nothing.
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+# PyTorch's wheel on PyPI is a CUDA build of several GB; a CPU build does for the tests, e.g.
+# make test-torch TORCH="torch --index-url https://download.pytorch.org/whl/cpu" (or a wheel at hand).
+TORCH ?= torch
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 
-.PHONY: test demo install ffmpeg clean
+.PHONY: test test-torch demo install ffmpeg clean
 
 # The linter (ruff.toml: pyflakes, pycodestyle, lines of at most 110 characters, ruff's formatting),
 # then every test; `pytest -m "not slow"` leaves out training, studies and subprocesses.
@@ -13,6 +17,10 @@ test: install ffmpeg
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PYTHON) -m pytest -q
+
+# The tests marked torch (pytest.ini), with PyTorch installed; `make test` skips them without it.
+test-torch: $(VENV)/.installed-torch ffmpeg
+	$(PYTHON) -m pytest -q -m torch
 
 # The main job on the toy corpus: the model table, J1 trained at the tiny size (toy corpus made
 # on the way, a few minutes on 2 cores), and a toy test song separated with the trained model.
@@ -30,7 +38,11 @@ install: $(INSTALLED)
 $(INSTALLED): setup.py
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e ".[dev]"
+	$(PYTHON) -m pip install --quiet -e ".[dev,jax]"
+	touch $@
+
+$(VENV)/.installed-torch: $(INSTALLED)
+	$(PYTHON) -m pip install --quiet $(TORCH)
 	touch $@
 
 # MUSDB18 stems (.stem.mp4) and mp3/m4a input need ffmpeg: installed with apt-get when we may

@@ -14,9 +14,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+from wavenet_j.startup import start_backend  # noqa: E402
 
-import_tensorflow_quietly()
+start_backend()
 from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus  # noqa: E402
 from wavenet_j.evaluation.musdb import evaluate_model  # noqa: E402
 from wavenet_j.evaluation.statistics import markdown_table  # noqa: E402

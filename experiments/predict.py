@@ -14,9 +14,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.startup import import_tensorflow_quietly, keep_xla_compilations  # noqa: E402
+from wavenet_j.backend import requested  # noqa: E402
+from wavenet_j.startup import keep_xla_compilations, start_backend  # noqa: E402
 
-import_tensorflow_quietly()
+start_backend()
 from wavenet_j.interop import load_separator  # noqa: E402
 from wavenet_j.separation import separate_file  # noqa: E402
 
@@ -37,7 +38,7 @@ def config():
 def main(cfg, model_path, input_path, output, stages, windows, xla):
     if not model_path or not input_path:
         raise ValueError("give model_path=... and input_path=...")
-    if xla:
+    if xla and requested() == "tensorflow":
         keep_xla_compilations()
     model, _ = load_separator(model_path, cfg["model_config"])
     stems = separate_file(

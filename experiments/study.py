@@ -15,9 +15,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from sacred import Experiment  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+from wavenet_j.startup import start_backend  # noqa: E402
 
-import_tensorflow_quietly()
+start_backend()
 from wavenet_j.configs import BASE_CONFIG  # noqa: E402
 from wavenet_j.studies import run_study  # noqa: E402
 

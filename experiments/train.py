@@ -16,9 +16,9 @@ from sacred import Experiment  # noqa: E402
 from sacred.observers import FileStorageObserver  # noqa: E402
 
 from Config import cfg  # noqa: E402
-from wavenet_j.startup import import_tensorflow_quietly  # noqa: E402
+from wavenet_j.startup import start_backend  # noqa: E402
 
-import_tensorflow_quietly()
+start_backend()
 from wavenet_j.data.pipeline import ensure_toy_corpus  # noqa: E402
 from wavenet_j.training import Trainer, run_paths  # noqa: E402
 

@@ -1,10 +1,14 @@
-"""Readers, the cache (resumable after kill -9) and the tf.data pipeline, on corpora made here."""
+"""Readers, the cache (resumable after kill -9) and the data pipeline, on corpora made here."""
 
+import gc
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -14,7 +18,8 @@ import soundfile
 from networks import SMALL_NET
 from wavenet_j.configs import complete_config
 from wavenet_j.data.cache import MANIFEST, convert, musdb_cache
-from wavenet_j.data.pipeline import get_dataset, partition_tracks, split_train_valid
+from wavenet_j.data import pipeline
+from wavenet_j.data.pipeline import batches, get_dataset, partition_tracks, split_train_valid
 from wavenet_j.data.tracks import DataError, musdb_tracks
 from wavenet_j.models import build_separator, get_padding
 
@@ -394,3 +399,184 @@ def test_ccmixter_songs_join_the_training_set(corpus, tmp_path, capsys):
         "track 'Song B': mix.wav changed since it was cached; caching it again"
     ]
     np.testing.assert_allclose(song_b.load()[2], convert(voice[None], 44100, complete_config(config))[0])
+
+
+def as_numpy(batch):
+    mix, targets = batch
+    return np.asarray(mix), {name: np.asarray(target) for name, target in targets.items()}
+
+
+def assert_same_batches(expected, actual):
+    expected, actual = list(expected), list(actual)
+    assert len(expected) == len(actual)
+    for (mix, targets), (other_mix, other_targets) in zip(map(as_numpy, expected), map(as_numpy, actual)):
+        assert mix.dtype == other_mix.dtype == np.float32
+        np.testing.assert_array_equal(mix, other_mix)
+        assert sorted(targets) == sorted(other_targets)
+        for name in targets:
+            assert targets[name].dtype == np.float32
+            np.testing.assert_array_equal(targets[name], other_targets[name])
+
+
+def plain_train_batch(tracks, rng, size, config):
+    """One training batch cut the plain way, from the draws documented by ``batches``: a track index
+    per example, then each example's start, then with augmentation each example's source gains."""
+    input_frames, output_frames = get_padding(config)
+    offset = (input_frames - output_frames) // 2
+    picks = [
+        (t, rng.integers(0, max(1, tracks[t].samples - output_frames + 1)))
+        for t in rng.integers(0, len(tracks), size)
+    ]
+    mixes, targets = [], []
+    for t, start in picks:
+        audio = tracks[t].load()
+        padded = np.zeros((len(audio), audio.shape[1] + 2 * input_frames, audio.shape[2]), np.float32)
+        padded[:, input_frames : input_frames + audio.shape[1]] = audio
+        window = padded[:, input_frames + start - offset :][:, :input_frames]
+        sources = np.stack([window[1:4].sum(axis=0), window[4]])  # accompaniment: bass + drums + other
+        sources *= rng.uniform(0.7, 1.0, size=(2, 1, 1)).astype(np.float32)
+        mixes.append(sources.sum(axis=0))
+        targets.append(sources[:, offset : offset + output_frames])
+    targets = np.stack(targets, axis=1)
+    return np.stack(mixes), {"accompaniment": targets[0], "vocals": targets[1]}
+
+
+def test_train_batches_are_the_drawn_snippets_cut_plainly(corpus, tmp_path):
+    config = config_for(corpus, tmp_path, context=True, num_frames=40, augmentation=True, seed=3)
+    tracks = partition_tracks(config, "train")
+    generators = [np.random.default_rng([3, 2, worker]) for worker in range(2)]
+    expected = [plain_train_batch(tracks, generators[i % 2], 4, complete_config(config)) for i in range(5)]
+    assert_same_batches(expected, itertools.islice(batches(config, "train", epoch=2), 5))
+
+
+@pytest.mark.parametrize("context", [False, True])
+def test_batches_and_get_dataset_give_the_same_batches(corpus, tmp_path, context):
+    config = config_for(
+        corpus, tmp_path, augmentation=True, context=context, num_frames=40 if context else 64
+    )
+    for workers in (1, 3):
+        train = itertools.islice(batches(config, "train", epoch=1, workers=workers), 6)
+        assert_same_batches(train, get_dataset(config, "train", epoch=1, workers=workers).take(6))
+    valid = list(batches(config, "valid"))
+    sizes = [len(mix) for mix, _ in valid]
+    assert sizes[:-1] == [4] * (len(sizes) - 1) and 0 < sizes[-1] <= 4
+    output_frames = get_padding(config)[1]
+    assert sum(sizes) == sum(-(-t.samples // output_frames) for t in partition_tracks(config, "valid"))
+    assert_same_batches(valid, get_dataset(config, "valid"))
+
+
+def test_a_resumed_epoch_gives_the_batches_after_the_skipped_ones(corpus, tmp_path):
+    config = config_for(corpus, tmp_path, augmentation=True)
+    train = list(itertools.islice(batches(config, "train", epoch=4), 8))
+    for start in (1, 3, 4):
+        assert_same_batches(
+            train[start:], itertools.islice(batches(config, "train", epoch=4, start=start), 8 - start)
+        )
+    assert_same_batches(train[3:], get_dataset(config, "train", epoch=4, start=3).take(5))
+    valid = list(batches(config, "valid"))
+    assert_same_batches(valid[5:], batches(config, "valid", start=5))
+    assert list(batches(config, "valid", start=len(valid))) == []
+
+
+def test_batches_are_deterministic_from_seed_and_epoch(corpus, tmp_path):
+    def first(epoch=0, seed=0):
+        return next(batches(config_for(corpus, tmp_path, augmentation=True, seed=seed), "train", epoch=epoch))
+
+    assert_same_batches([first()], [first()])
+    assert not np.array_equal(first()[0], first(epoch=1)[0])
+    assert not np.array_equal(first()[0], first(seed=1)[0])
+
+
+def pipeline_threads():
+    return sum(thread.name.endswith("(_work)") for thread in threading.enumerate())
+
+
+def test_workers_stay_a_few_batches_ahead_and_stop_with_the_consumer(corpus, tmp_path, monkeypatch):
+    cut, calls = pipeline._Cutter.cut, []
+    monkeypatch.setattr(pipeline._Cutter, "cut", lambda self, *args: calls.append(1) or cut(self, *args))
+    config = config_for(corpus, tmp_path)
+    for stop in ("close", "drop"):
+        calls.clear()
+        iterator = batches(config, "train", workers=2)
+        next(iterator)
+        time.sleep(0.5)
+        assert pipeline_threads() == 2
+        assert len(calls) <= 1 + 2 * (pipeline.AHEAD + 1)  # each worker: its queue, and one batch waiting
+        if stop == "close":
+            iterator.close()
+        else:
+            del iterator
+            gc.collect()
+        assert pipeline_threads() == 0
+    assert len(list(itertools.islice(get_dataset(config, "train"), 3))) == 3
+    gc.collect()
+    assert pipeline_threads() == 0
+
+
+def test_an_exception_in_a_worker_reaches_the_consumer(corpus, tmp_path, monkeypatch):
+    config = config_for(corpus, tmp_path)
+    failure = OSError("Input/output error reading the cache")
+    cut = pipeline._Cutter.cut
+
+    def failing(self, picks, gains=None):
+        if picks == [(0, 2 * 64)]:  # the third batch of one snippet each
+            raise failure
+        return cut(self, picks, gains)
+
+    monkeypatch.setattr(pipeline._Cutter, "cut", failing)
+    iterator = batches(config, "valid", batch_size=1)
+    next(iterator), next(iterator)
+    with pytest.raises(OSError) as raised:
+        next(iterator)
+    assert raised.value is failure
+    assert pipeline_threads() == 0
+
+
+def test_a_damaged_cache_file_is_one_line_naming_it(corpus, tmp_path):
+    config = config_for(corpus, tmp_path)
+    track = partition_tracks(config, "valid")[0]
+    np.save(track.path, np.zeros((5, 10, 2), np.float32))
+    message = f"{track.name!r}: its cache file {track.path} holds float32 (5, 10, 2), its manifest records"
+    with pytest.raises(DataError, match=re.escape(message)):
+        batches(config, "valid")
+    os.remove(track.path)
+    assert_same_batches(batches(config, "valid"), batches(config, "valid"))  # cached again
+
+
+BATCHES_ON_JAX = """
+import sys
+sys.modules["tensorflow"] = None
+import itertools, numpy
+from wavenet_j.data.pipeline import batches
+import keras
+assert keras.backend.backend() == "jax", keras.backend.backend()
+arrays = {}
+for i, (mix, targets) in enumerate(itertools.islice(batches(%r, "train", start=1), 3)):
+    arrays.update({f"{i} mix": mix, **{f"{i} {name}": target for name, target in targets.items()}})
+numpy.savez(%r, **arrays)
+"""
+
+
+def test_batches_run_on_jax_without_tensorflow(corpus, tmp_path):
+    try:
+        import jax  # noqa: F401
+    except ImportError:
+        pytest.skip("JAX is not installed")
+    config = config_for(corpus, tmp_path, augmentation=True)
+    expected = list(itertools.islice(batches(config, "train", start=1), 3))
+    saved = tmp_path / "batches.npz"
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    result = subprocess.run(
+        [sys.executable, "-c", BATCHES_ON_JAX % (config, str(saved))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    with np.load(saved) as arrays:
+        actual = [
+            (arrays[f"{i} mix"], {name: arrays[f"{i} {name}"] for name in ("accompaniment", "vocals")})
+            for i in range(3)
+        ]
+    assert_same_batches(expected, actual)

@@ -1,13 +1,27 @@
 """Windowed separation of whole signals gives the original predict_track's numbers."""
 
+import importlib.util
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from networks import SMALL_NET
 from wavenet_j.audio import AudioError
+from wavenet_j.backend import predict_fn
 from wavenet_j.models import build_separator, rebuild
-from wavenet_j.separation import separate_signal, separate_track, shared_context, window_starts
+from wavenet_j.separation import (
+    separate_signal,
+    separate_track,
+    separate_windows,
+    shared_context,
+    window_starts,
+)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def original_predict_track(model, mix):
@@ -289,3 +303,82 @@ def test_a_nan_in_the_mix_is_reported_where_it_is():
     mix[1000, 1] = np.nan
     with pytest.raises(ValueError, match=r"NaN or infinite sample at sample 1000 \(second 0.12\)"):
         separate_track(model, mix, 8000)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("length, given", [(10, (0, 0)), (251, (0, 0)), (1001, (37, 53))])
+@pytest.mark.parametrize("grid", ["original", "shared"])
+def test_numpy_windows_equal_the_tensorflow_graph(grid, length, given, jit_compile):
+    model = build_separator(dict(SMALL_NET, context=True, num_frames=40))
+    network, hop, batch_windows = model, None, 3
+    if grid == "shared":
+        network, hop = shared_context(model, windows=4)
+        hop, batch_windows = 4 * hop, 2
+    mix = np.random.default_rng(length).uniform(-0.5, 0.5, (length, 2)).astype(np.float32)
+    predict, batches = predict_fn(network, jit_compile), []
+
+    def recorded(windows):
+        batches.append(len(windows))
+        return predict(windows)
+
+    frames = network.input_shape[1], network.outputs[0].shape[1]
+    ours = separate_windows(recorded, mix, *frames, batch_windows, hop, given, whole_batches=jit_compile)
+    graph = separate_signal(network, tf.constant(mix), batch_windows, hop, jit_compile, given)
+    windows = len(window_starts(length - sum(given), frames[1], hop))
+    assert sum(batches) == (-(-windows // batch_windows) * batch_windows if jit_compile else windows)
+    for name in graph:
+        assert ours[name].shape == (length - sum(given), 2)
+        np.testing.assert_allclose(ours[name], graph[name].numpy(), atol=1e-6)
+
+
+BACKEND_SEPARATION = """
+import sys
+
+sys.modules["tensorflow"] = None  # nothing TensorFlow may be imported
+import keras
+import numpy as np
+
+from wavenet_j.separation import separate_track
+
+model = keras.saving.load_model(sys.argv[1])
+expected = np.load(sys.argv[2])
+difference = 0.0
+for windows in ("shared", "original"):
+    estimates = separate_track(model, expected["mix"], 8000, windows=windows)
+    for name, estimate in estimates.items():
+        difference = max(difference, float(np.abs(estimate - expected[windows + "/" + name]).max()))
+print(f"{keras.backend.backend()}: max difference from TensorFlow {difference:.3g}")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_separation_on_another_backend_equals_tensorflow(backend, tmp_path):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed")
+    model = build_separator(dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000))
+    model.save(tmp_path / "model.keras")
+    mix = np.random.default_rng(9).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
+    expected = {"mix": mix}
+    for windows in ("shared", "original"):
+        for name, estimate in separate_track(model, mix, 8000, windows=windows).items():
+            expected[windows + "/" + name] = estimate
+    np.savez(tmp_path / "expected.npz", **expected)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            BACKEND_SEPARATION,
+            str(tmp_path / "model.keras"),
+            str(tmp_path / "expected.npz"),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, KERAS_BACKEND=backend),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    print(result.stdout)
+    difference = float(result.stdout.split()[-1])
+    assert difference <= 1e-5

@@ -612,7 +612,7 @@ class KilledAt(Trainer):
         step = super().train_step(global_batch)
 
         def killed_at(mix, targets):
-            if int(self.step.numpy()) == self.kill_at:
+            if self.step == self.kill_at:
                 self.writer.flush()
                 raise Killed
             return step(mix, targets)

@@ -10,7 +10,8 @@ import os
 import sys
 import warnings
 
-from wavenet_j.startup import import_tensorflow_quietly, keep_xla_compilations
+from wavenet_j.backend import BACKENDS, BackendError, require_tensorflow, requested, use_backend
+from wavenet_j.startup import start_backend
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +33,7 @@ def _user_errors():
 
     return (
         AudioError,
+        BackendError,
         ConfigError,
         DataError,
         EvaluationError,
@@ -665,9 +667,19 @@ def _add_search_command(commands):
 
 
 def build_parser():
-    """The whole command line; it imports no TensorFlow, so ``--help`` answers at once."""
+    """The whole command line; it imports neither Keras nor a backend, so ``--help`` answers at once."""
     parser = _Parser(prog="wavenet-j", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up messages")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="the Keras backend to run on (default: $KERAS_BACKEND, else tensorflow); "
+        "export and TF1 checkpoints need tensorflow",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also show the backend's own start-up messages (TensorFlow's native logs)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for add_command in (
         _add_models_command,
@@ -684,12 +696,26 @@ def build_parser():
     return parser
 
 
+def _start_backend(args):
+    """Choose the backend before Keras is imported; start TensorFlow (only it) quietly."""
+    try:
+        use_backend(args.backend or requested())
+    except BackendError as error:
+        sys.exit(f"wavenet-j: {'--backend' if args.backend else 'KERAS_BACKEND'}: {error}")
+    start_backend(args.verbose, getattr(args, "xla", False))
+
+
+def _require_tensorflow_where_needed(args):
+    """Exports and TF1 checkpoints need TensorFlow: said before a model is built, not after."""
+    if args.command == "export":
+        require_tensorflow("exporting a SavedModel or TFLite file")
+    if args.command == "import-original" or getattr(args, "original_ckpt", None):
+        require_tensorflow("reading an original TF1 checkpoint")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    if getattr(args, "xla", False):
-        keep_xla_compilations()
-    if not args.verbose:
-        import_tensorflow_quietly()
+    _start_backend(args)
     from tqdm import tqdm
 
     with warnings.catch_warnings():
@@ -698,6 +724,7 @@ def main(argv=None):
             f"wavenet-j: warning: {message}", file=sys.stderr
         )
         try:
+            _require_tensorflow_where_needed(args)
             args.run(args)
         except (argparse.ArgumentTypeError,) + _user_errors() as error:  # ArgumentTypeError: options clash
             sys.exit(f"wavenet-j {args.command}: {error}")

@@ -1,6 +1,23 @@
-"""Starting TensorFlow without its native start-up chatter, for commands whose output is for people."""
+"""Starting the Keras backend for commands whose output is for people: TensorFlow without its native
+start-up chatter, and compiled programs kept between processes."""
 
 import os
+
+
+def start_backend(verbose=False, xla=False):
+    """Start the backend ``KERAS_BACKEND`` names (TensorFlow by default); ``verbose`` keeps TensorFlow's
+    native messages, ``xla`` keeps its XLA programs (``keep_xla_compilations``). JAX always keeps its
+    compilations (``keep_jax_compilations``)."""
+    from wavenet_j.backend import requested
+
+    if requested() == "jax":
+        keep_jax_compilations()
+    if requested() != "tensorflow":
+        return
+    if xla:
+        keep_xla_compilations()
+    if not verbose:
+        import_tensorflow_quietly()
 
 
 def import_tensorflow_quietly():
@@ -23,19 +40,36 @@ def import_tensorflow_quietly():
 
 
 def keep_xla_compilations():
-    """Let XLA's compiled programs persist between processes (``TF_XLA_FLAGS``'
+    """Let TensorFlow's XLA programs persist between processes (``TF_XLA_FLAGS``'
     ``--tf_xla_persistent_cache_directory``, unless already given): compiling U1 for the CPU takes
     about 3 s, which a second ``wavenet-j separate`` then skips. The folder is
     ``$WAVENET_J_CACHE/xla``, by default ``~/.cache/wavenet_j/xla``. Call before TensorFlow compiles."""
     flags = os.environ.get("TF_XLA_FLAGS", "")
-    if "tf_xla_persistent_cache_directory" in flags:
-        return
+    folder = "tf_xla_persistent_cache_directory" not in flags and _cache_folder("xla")
+    if folder:
+        os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={folder}".strip()
+
+
+def keep_jax_compilations():
+    """Let JAX's compiled programs persist between processes (``JAX_COMPILATION_CACHE_DIR``, unless
+    already set), each however short its compilation: building U1 compiles one program per weight
+    shape for its initializers, seconds that a second command then skips. The folder is
+    ``$WAVENET_J_CACHE/jax``. Call before JAX is imported."""
+    folder = "JAX_COMPILATION_CACHE_DIR" not in os.environ and _cache_folder("jax")
+    if folder:
+        os.environ["JAX_COMPILATION_CACHE_DIR"] = folder
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+
+def _cache_folder(name):
+    """``$WAVENET_J_CACHE/<name>`` (by default ``~/.cache/wavenet_j/<name>``), made; None where it
+    cannot be: each run compiles again."""
     root = os.environ.get("WAVENET_J_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wavenet_j"
     )
-    folder = os.path.join(root, "xla")
+    folder = os.path.join(root, name)
     try:
         os.makedirs(folder, exist_ok=True)
-    except OSError:  # nowhere to keep them: each run compiles again
-        return
-    os.environ["TF_XLA_FLAGS"] = f"{flags} --tf_xla_persistent_cache_directory={folder}".strip()
+    except OSError:
+        return None
+    return folder

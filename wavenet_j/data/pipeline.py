@@ -1,13 +1,18 @@
-"""``get_dataset``: batches of ``(mix, {source: target})`` for training, validation and testing.
+"""``batches``: NumPy batches of ``(mix, {source: target})`` for training, validation and testing;
+``get_dataset``: the same batches as a ``tf.data.Dataset``.
 
-Snippets are cut from the memory-mapped cache with NumPy, several generators in parallel, each
-seeded from the config's seed, so a given seed and epoch always give the same batches.
+Snippets are cut from the memory-mapped cache with NumPy in worker threads (NumPy's copies and sums
+release the GIL), each training worker drawing from its own generator seeded from the config's
+seed, the epoch and the worker, so a given seed and epoch always give the same batches.
 """
 
+import contextlib
+import itertools
 import os
+import queue
+import threading
 
 import numpy as np
-import tensorflow as tf
 
 from wavenet_j.configs import ConfigError, complete_config
 from wavenet_j.data.cache import ccmixter_cache, musdb_cache
@@ -82,6 +87,9 @@ def partition_tracks(model_config, partition):
     return selected
 
 
+AHEAD = 2  # batches each worker cuts ahead of the consumer: memory stays a few batches
+
+
 def _source_indices(track, source_names):
     """For each task source, the cached rows that sum to it (MUSDB's accompaniment: its ``ACCOMPANIMENT``)."""
     rows = {name: [i] for i, name in enumerate(track.sources)}
@@ -92,103 +100,192 @@ def _source_indices(track, source_names):
     return [rows[s] for s in source_names]
 
 
-def _window(audio, start, length):
-    """``audio[..., start:start+length, :]`` with zeros where the window leaves the track."""
-    samples = audio.shape[-2]
-    lo, hi = max(start, 0), min(start + length, samples)
-    out = np.zeros(audio.shape[:-2] + (length, audio.shape[-1]), np.float32)
-    if hi > lo:
-        out[..., lo - start : hi - start, :] = audio[..., lo:hi, :]
-    return out
+def _load(track, channels):
+    """The track's memory-mapped array, checked against its manifest entry here, so that a damaged
+    cache file is one line naming it rather than a shape error in a worker thread."""
+    audio = track.load()
+    expected = (len(track.sources), track.samples, channels)
+    if audio.shape != expected or audio.dtype != np.float32:
+        raise DataError(
+            f"track {track.name!r}: its cache file {track.path} holds {audio.dtype} {audio.shape}, its "
+            f"manifest records float32 {expected}; delete the file and it is cached again"
+        )
+    return np.asarray(audio)  # a plain view of the map: slicing a np.memmap costs a tenth of the cutting
 
 
-class _Snippets:
-    """Cuts one example: the input window of the mix and the output window of each source."""
+def _sum_rows(audio, rows, start, out):
+    """``out[:] = audio[rows].sum(axis=0)[start:start+len(out)]`` in that order of addition, zero
+    where the window leaves the track, computed in ``out`` without temporary arrays."""
+    length, samples = len(out), audio.shape[1]
+    lo, hi = min(max(start, 0), samples), max(min(start + length, samples), 0)
+    if hi <= lo:
+        out[:] = 0
+        return
+    out[: lo - start] = 0
+    out[hi - start :] = 0
+    inside = out[lo - start : hi - start]
+    if len(rows) == 1:
+        np.copyto(inside, audio[rows[0], lo:hi])
+        return
+    np.add(audio[rows[0], lo:hi], audio[rows[1], lo:hi], out=inside)
+    for row in rows[2:]:
+        np.add(inside, audio[row, lo:hi], out=inside)
+
+
+class _Cutter:
+    """Cuts batches of examples: the input window of the mix and the output window of each source."""
 
     def __init__(self, tracks, config):
         self.tracks = tracks
-        self.indices = [_source_indices(track, config["source_names"]) for track in tracks]
-        self.arrays = [track.load() for track in tracks]
+        self.names = list(config["source_names"])
+        self.channels = config["num_channels"]
+        self.indices = [_source_indices(track, self.names) for track in tracks]
+        self.arrays = [_load(track, self.channels) for track in tracks]
         self.input_frames, self.output_frames = get_padding(config)
         self.offset = (self.input_frames - self.output_frames) // 2
         self.augment = config["augmentation"]
 
-    def cut(self, track, start, rng=None):
-        """Output window at ``start``; the input window around it, zero-padded past the song's edges."""
-        audio, rows = self.arrays[track], self.indices[track]
-        window = _window(audio, start - self.offset, self.input_frames)
-        sources = np.stack([window[r].sum(axis=0) for r in rows])
-        if rng is not None and self.augment:
-            sources *= rng.uniform(0.7, 1.0, size=(len(rows), 1, 1)).astype(np.float32)
-            mix = sources.sum(axis=0)
-        else:
-            mix = window[0]
-        targets = sources[:, self.offset : self.offset + self.output_frames]
-        return mix, targets
+    def draw(self, rng, batch_size):
+        """The random choices of one training batch, ``(picks, gains)``: each song equally likely,
+        each output start uniform, and with augmentation a gain in [0.7, 1) per source. The same
+        numbers are drawn whether or not the batch is cut, which is how a resumed epoch skips."""
+        tracks = rng.integers(0, len(self.tracks), size=batch_size)
+        ends = [max(1, self.tracks[t].samples - self.output_frames + 1) for t in tracks]
+        picks = [(int(t), int(rng.integers(0, end))) for t, end in zip(tracks, ends)]
+        if not self.augment:
+            return picks, None
+        return picks, rng.uniform(0.7, 1.0, size=(batch_size, len(self.names))).astype(np.float32)
+
+    def cut(self, picks, gains=None):
+        """``(mix [B, input_frames, C], {source: [B, output_frames, C]})`` of ``picks``, a list of
+        ``(track, output start)``; the input window is centred on the output window. ``gains``
+        ``[B, sources]`` scales the sources, and the mix is then their sum."""
+        size, sources = len(picks), len(self.names)
+        mix = np.empty((size, self.input_frames, self.channels), np.float32)
+        targets = np.empty((sources, size, self.output_frames, self.channels), np.float32)
+        context = self.input_frames != self.output_frames
+        scaled = np.empty((sources, self.input_frames, self.channels), np.float32) if context else None
+        for b, (t, start) in enumerate(picks):
+            audio, rows = self.arrays[t], self.indices[t]
+            if gains is None:
+                _sum_rows(audio, [0], start - self.offset, mix[b])
+                for s, source_rows in enumerate(rows):
+                    _sum_rows(audio, source_rows, start, targets[s, b])
+                continue
+            window = scaled if context else targets[:, b]
+            for s, source_rows in enumerate(rows):
+                _sum_rows(audio, source_rows, start - self.offset, window[s])
+                window[s] *= gains[b, s]
+            np.copyto(mix[b], window[0])
+            for source in window[1:]:
+                mix[b] += source
+            if context:
+                targets[:, b] = scaled[:, self.offset : self.offset + self.output_frames]
+        return mix, dict(zip(self.names, targets))
 
 
-def _signature(config, batch=None):
-    """Specs of ``(mix, targets)``; targets stack the sources on axis 1 until split into a dict."""
-    input_frames, output_frames = get_padding(config)
-    channels, sources = config["num_channels"], len(config["source_names"])
-    shape = [] if batch is None else [batch]
-    return (
-        tf.TensorSpec(shape + [input_frames, channels], tf.float32),
-        tf.TensorSpec(shape + [sources, output_frames, channels], tf.float32),
-    )
+def _work(cutter, jobs, out, stop):
+    """Cut ``jobs`` (``(picks, gains)``) into ``out`` until they end or ``stop`` is set; the end is
+    ``(None, None)``, a failure ``(None, exception)``."""
+    try:
+        for picks, gains in jobs:
+            if stop.is_set():
+                return
+            out.put((cutter.cut(picks, gains), None))
+        out.put((None, None))
+    except BaseException as error:  # handed to the consumer, which raises it
+        out.put((None, error))
 
 
-def get_dataset(model_config, partition, batch_size=None, epoch=0, workers=2):
-    """``tf.data.Dataset`` of ``(mix [B, input_frames, C], {source: [B, output_frames, C]})``.
+def _prefetched(cutter, jobs, first):
+    """Batches cut by one thread per worker (``jobs[w]`` is worker ``w``'s batches), taken from the
+    workers in turn from worker ``first`` on. The threads stop when the consumer stops, early or
+    not, or drops the iterator."""
+    stop = threading.Event()
+    queues = [queue.Queue(AHEAD) for _ in jobs]
+    threads = [
+        threading.Thread(target=_work, args=(cutter, job, out, stop), daemon=True)
+        for job, out in zip(jobs, queues)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        for out in itertools.islice(itertools.cycle(queues), first, None):
+            batch, error = out.get()
+            if error is not None:
+                raise error
+            if batch is None:
+                return
+            yield batch
+    finally:
+        stop.set()
+        for thread, out in zip(threads, queues):
+            while thread.is_alive():  # what it puts is taken, so a worker waiting on a full queue ends
+                with contextlib.suppress(queue.Empty):
+                    out.get(timeout=0.01)
 
-    train: endless random snippets across all training songs (each song equally likely, each
-    start uniform), augmented when the config says so, deterministic from (seed, epoch);
-    valid / test: every snippet of every song in order, hop = output length, the last one
-    zero-padded. Songs shorter than a snippet are zero-padded too.
-    """
+
+def _source(model_config, partition, batch_size, epoch, start, workers):
+    """``(config, cutter, iterate)``: the tracks read and checked once; each ``iterate()`` starts a
+    fresh pass over the batches after the first ``start``, batch ``i`` cut by worker ``i % workers``."""
     config = complete_config(model_config)
     batch_size = batch_size or config["batch_size"]
-    snippets = _Snippets(partition_tracks(config, partition), config)
-    output_frames = snippets.output_frames
+    cutter = _Cutter(partition_tracks(config, partition), config)
+
+    def skipped(worker):
+        """How many of the first ``start`` batches are the worker's."""
+        return len(range(worker, start, workers))
 
     if partition == "train":
 
-        def generate(worker):
-            rng = np.random.default_rng([config["seed"], epoch, int(worker)])
+        def jobs(worker):
+            rng = np.random.default_rng([config["seed"], epoch, worker])
+            for _ in range(skipped(worker)):
+                cutter.draw(rng, batch_size)
             while True:
-                picks = [
-                    (t, int(rng.integers(0, max(1, snippets.tracks[t].samples - output_frames + 1))))
-                    for t in rng.integers(0, len(snippets.tracks), size=batch_size)
-                ]
-                mixes, targets = zip(*(snippets.cut(t, start, rng) for t, start in picks))
-                yield np.stack(mixes), np.stack(targets)
+                yield cutter.draw(rng, batch_size)
 
-        dataset = tf.data.Dataset.range(workers).interleave(
-            lambda worker: tf.data.Dataset.from_generator(
-                generate, args=(worker,), output_signature=_signature(config, batch_size)
-            ),
-            cycle_length=workers,
-            num_parallel_calls=workers,
-            deterministic=True,
-        )
     else:
-        starts = [
-            (t, start)
-            for t, track in enumerate(snippets.tracks)
-            for start in range(0, max(track.samples, 1), output_frames)
+        snippets = [
+            (t, begin)
+            for t, track in enumerate(cutter.tracks)
+            for begin in range(0, max(track.samples, 1), cutter.output_frames)
         ]
+        count = -(-len(snippets) // batch_size)
 
-        def generate():
-            for t, start in starts:
-                yield snippets.cut(t, start)
+        def jobs(worker):
+            for i in range(worker + workers * skipped(worker), count, workers):
+                yield snippets[i * batch_size : (i + 1) * batch_size], None
 
-        dataset = tf.data.Dataset.from_generator(generate, output_signature=_signature(config)).batch(
-            batch_size
-        )
+    def iterate():
+        return _prefetched(cutter, [jobs(worker) for worker in range(workers)], start % workers)
 
-    names = config["source_names"]
-    dataset = dataset.map(
-        lambda mix, targets: (mix, {name: targets[:, i] for i, name in enumerate(names)}),
-        num_parallel_calls=tf.data.AUTOTUNE,
+    return config, cutter, iterate
+
+
+def batches(model_config, partition, batch_size=None, epoch=0, start=0, workers=2):
+    """Iterator of NumPy ``(mix [B, input_frames, C], {source: [B, output_frames, C]})``, float32.
+
+    train: endless random snippets across all training songs (each song equally likely, each
+    start uniform), augmented when the config says so, deterministic from (seed, epoch); batch
+    ``i`` comes from the generator of worker ``i % workers``, seeded ``[seed, epoch, worker]``.
+    valid / test: every snippet of every song in order, hop = output length, the last one
+    zero-padded, the last batch smaller. Songs shorter than a snippet are zero-padded too.
+    ``start`` skips the first batches (a resumed epoch) by drawing their random numbers only.
+    """
+    return _source(model_config, partition, batch_size, epoch, start, workers)[2]()
+
+
+def get_dataset(model_config, partition, batch_size=None, epoch=0, start=0, workers=2):
+    """``tf.data.Dataset`` of the batches of ``batches`` (the same arguments), for ``tf.distribute``;
+    each pass over it starts the workers afresh. Train batches have a static batch size."""
+    import tensorflow as tf
+
+    config, cutter, iterate = _source(model_config, partition, batch_size, epoch, start, workers)
+    size = (batch_size or config["batch_size"]) if partition == "train" else None
+    channels = config["num_channels"]
+    signature = (
+        tf.TensorSpec([size, cutter.input_frames, channels], tf.float32),
+        {name: tf.TensorSpec([size, cutter.output_frames, channels], tf.float32) for name in cutter.names},
     )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.from_generator(iterate, output_signature=signature).prefetch(tf.data.AUTOTUNE)

@@ -1,20 +1,24 @@
-"""Models out of the project: a SavedModel that serves without wavenet_j, and TFLite."""
+"""Models out of the project: a SavedModel that serves without wavenet_j, and TFLite (both TensorFlow's:
+under another backend ``export_model`` says so in one line)."""
 
 import os
 import tempfile
 
 import keras
-import tensorflow as tf
 
 from wavenet_j.atomic import atomic_path
+from wavenet_j.backend import require_tensorflow
 from wavenet_j.configs import ConfigError
-from wavenet_j.separation import separate_signal
 
 FORMATS = ("savedmodel", "tflite")
 
 
 def _archive(model, batch_windows):
     """Two endpoints: ``serve`` on a batch of windows, ``separate_track`` on a whole signal."""
+    import tensorflow as tf
+
+    from wavenet_j.separation.graph import separate_signal
+
     input_frames, channels = model.input_shape[1:]
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -38,6 +42,7 @@ def export_model(model, path, export_format="savedmodel", batch_windows=8):
     and channel count and returns ``{source: [samples, channels]}``, windowed and stitched as
     ``wavenet_j.separation.separate_signal`` does. TFLite holds the ``serve`` endpoint only.
     """
+    require_tensorflow("exporting a SavedModel or TFLite file")
     if export_format not in FORMATS:
         raise ValueError(f"export format {export_format!r} is not one of {list(FORMATS)}")
     if export_format == "tflite" and (model.model_config or {}).get("network") == "unet_spectrogram":
@@ -50,6 +55,8 @@ def export_model(model, path, export_format="savedmodel", batch_windows=8):
         if export_format == "savedmodel":
             archive.write_out(temporary, verbose=False)
             return path
+        import tensorflow as tf
+
         with tempfile.TemporaryDirectory() as saved:
             archive.write_out(os.path.join(saved, "model"), verbose=False)
             converter = tf.lite.TFLiteConverter.from_saved_model(

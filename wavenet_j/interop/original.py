@@ -8,6 +8,8 @@ conv, then the output convs in source order. Spectrogram U-Net, one source after
 per encoder level a ``conv2d`` and a ``BatchNorm`` (``tf.contrib.layers.batch_norm``: beta and
 moving statistics), per decoder level a ``conv2d_transpose`` and a ``BatchNorm``, then the mask's
 ``conv2d_transpose``. Kernels are laid out as Keras keeps them.
+
+Reading a checkpoint needs TensorFlow (its checkpoint reader); the names and configs do not.
 """
 
 import collections
@@ -16,8 +18,8 @@ import re
 import warnings
 
 import numpy as np
-import tensorflow as tf
 
+from wavenet_j.backend import require_tensorflow
 from wavenet_j.configs import (
     BASE_CONFIG,
     NAMED_CONFIGS,
@@ -183,8 +185,11 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     original's configs (``full_44KHz-236118``) but loaded with another gets a warning naming
     both, since the shapes alone cannot tell, say, a 44.1 kHz model from a 22.05 kHz one.
     Everything is checked before anything is assigned, so on a mismatch the model is left as it
-    was and the error names the variable.
+    was and the error names the variable. Runs on the TensorFlow backend only (BackendError).
     """
+    require_tensorflow("reading an original TF1 checkpoint")
+    import tensorflow as tf
+
     expected = original_variable_names(model_config)
     prefix = checkpoint_prefix(ckpt_path)
     _warn_if_named_otherwise(prefix, complete_config(model_config))

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from wavenet_j.models.initializers import SeededGlorotUniform
+
 _register = keras.saving.register_keras_serializable(package="wavenet_j")
 
 
@@ -104,7 +106,7 @@ class LearnedUpsample(keras.layers.Layer):
         self.interp = self.add_weight(
             name="interp",
             shape=(input_shape[-1],),
-            initializer=keras.initializers.GlorotUniform(seed=self.seed),
+            initializer=SeededGlorotUniform(self.seed),
         )
 
     def call(self, x):

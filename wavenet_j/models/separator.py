@@ -17,6 +17,7 @@ import zlib
 
 import keras
 
+from wavenet_j.models.initializers import SeededGlorotUniform
 from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
 from wavenet_j.models.layers import (
     AudioClip,
@@ -64,8 +65,8 @@ def build_separator(model_config):
 
     ``model_config`` may be partial: missing keys take U1's values. ``network`` picks the
     Wave-U-Net or the original's spectrogram U-Net. Random weights are drawn from
-    ``model_config["seed"]`` (one stateless stream per layer name), so the same seed builds
-    the same model, and a J model's frozen encoder equals its U twin's initial encoder.
+    ``model_config["seed"]`` (one NumPy stream per layer name), so the same seed builds
+    the same model on every backend, and a J model's frozen encoder equals its U twin's initial encoder.
     """
     config = complete_config(model_config)
     input_frames, _ = get_padding(config)
@@ -140,7 +141,7 @@ class _Builder:
             padding=padding,
             activation=activation,
             name=name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)),
+            kernel_initializer=SeededGlorotUniform(self.seed(name)),
         )(x)
 
     def level_conv(self, x, name, filters, width, level):
@@ -177,7 +178,7 @@ class _Builder:
             self.config["merge_filter_size"],
             self.padding,
             name=name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed(name)),
+            kernel_initializer=SeededGlorotUniform(self.seed(name)),
         )(inputs)
 
     def upsample(self, x, level):

@@ -13,6 +13,7 @@ sizes, upsampling and output keys do not apply to it.
 import keras
 from keras import ops
 
+from wavenet_j.models.initializers import SeededGlorotUniform
 from wavenet_j.models.shapes import STFT_FRAME, STFT_HOP
 
 _register = keras.saving.register_keras_serializable(package="wavenet_j")
@@ -87,7 +88,7 @@ def spectrogram_unet(mix, config, seed):
             padding="same",
             activation=activation,
             name=name,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed(name)),
+            kernel_initializer=SeededGlorotUniform(seed(name)),
         )(x)
 
     def normalized(x, name, activation):

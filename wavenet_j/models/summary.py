@@ -4,7 +4,6 @@ import contextlib
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from wavenet_j.configs import complete_config, resolve_config
 from wavenet_j.models.separator import build_separator
@@ -36,14 +35,24 @@ def describe(model_config):
 
 @contextlib.contextmanager
 def _float64():
+    """Keras in float64; JAX has 64-bit types only where ``jax_enable_x64`` says so."""
     floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
     keras.config.set_dtype_policy("float64")
     try:
-        yield
+        with _jax_x64():
+            yield
     finally:
         keras.config.set_floatx(floatx)
         keras.config.set_dtype_policy(policy)
+
+
+def _jax_x64():
+    if keras.backend.backend() != "jax":
+        return contextlib.nullcontext()
+    import jax
+
+    return jax.enable_x64(True)
 
 
 def receptive_field(model_config):
@@ -85,14 +94,36 @@ def _dependency_span(probe_config):
             weight.assign(
                 np.full(weight.shape, 1.0 / max(1, weight.shape[0]) if len(weight.shape) > 1 else 0.0)
             )
-        x = tf.zeros((1,) + tuple(model.input_shape[1:]), tf.float64)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            first = next(iter(model(x).values()))
-            centre = first[0, first.shape[1] // 2, 0]
-        gradient = tape.gradient(centre, x).numpy()[0]
+        x = np.zeros((1,) + tuple(model.input_shape[1:]), "float64")
+        gradient = _centre_gradient(model, x)[0]
     support = np.flatnonzero(np.any(gradient != 0, axis=-1))
     return int(support[-1] - support[0] + 1), bool(support[0] == 0 or support[-1] == gradient.shape[0] - 1)
+
+
+def _centre_gradient(model, x):
+    """The gradient of the first output's centre sample (first channel) at ``x``, as NumPy."""
+
+    def centre(inputs):
+        first = next(iter(model(inputs).values()))
+        return first[0, first.shape[1] // 2, 0]
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        inputs = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            output = centre(inputs)
+        return tape.gradient(output, inputs).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.jit(jax.grad(centre))(x))  # one compilation, not one per operation
+    inputs = keras.ops.convert_to_tensor(x)
+    inputs.requires_grad_(True)
+    centre(inputs).backward()
+    return keras.ops.convert_to_numpy(inputs.grad)
 
 
 def models_table(names):

@@ -12,22 +12,22 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 import soxr
-import tensorflow as tf
 
+from wavenet_j import backend
 from wavenet_j.audio import to_model_channels
 from wavenet_j.models import multi_stage, rebuild
-from wavenet_j.separation.windows import separate_signal, shared_context, shared_hop
+from wavenet_j.separation.windows import separate_windows, shared_context, shared_hop
 
 PASS_BYTES = 400 * 2**20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
 # 32 windows, and separating 10 minutes peaks at 1.41 GB (1.27 GB with 16, 1.56 GB with 43)
 MAX_SHARED_WINDOWS = 64  # a cap on one pass's length, whatever the budget
-_PLANS = collections.OrderedDict()  # the last few compiled plans: building and tracing one takes seconds
+_PLANS = collections.OrderedDict()  # the last few compiled plans: building and compiling one takes seconds
 
 
 class Plan(NamedTuple):
     """How one model with given options separates: a compiled pass and its window grid."""
 
-    # ([T, C], left, right) at the model's rate -> {source: [T - left - right, C]}, compiled
+    # ([T, C] NumPy, left, right) at the model's rate -> {source: [T - left - right, C]}
     separate: Callable
     grid: int  # windows start at multiples of this: the output length, or the aligned hop
     margin: int  # input samples a segment needs beyond each of its ends: the context, on the grid
@@ -51,9 +51,11 @@ def shared_windows(model, budget=PASS_BYTES):
 def separation_plan(model, stages=1, precision=None, windows="shared", batch_windows=8, jit_compile=False):
     """The compiled ``Plan`` for ``model`` with these options (cached for the last few).
 
-    Rebuilt networks (another precision, a long context-sharing model) hold copies of the
-    weights; they are refreshed at every call, so a model trained further separates with its
-    current weights.
+    One model call per batch of windows (``wavenet_j.backend.predict_fn``), the same path on every
+    backend. Compilers that compile every batch shape anew (XLA: TensorFlow's ``jit_compile``, JAX)
+    get whole batches. Rebuilt networks (another precision, a long context-sharing model) hold
+    copies of the weights; they are refreshed at every call, so a model trained further separates
+    with its current weights.
     """
     if windows not in WINDOWS:
         raise ValueError(f"windows = {windows!r} must be one of {list(WINDOWS)}")
@@ -82,16 +84,13 @@ def separation_plan(model, stages=1, precision=None, windows="shared", batch_win
     copy = network if network is not model else None
     if stages > 1:
         network = multi_stage(network, stages)
-    separate = tf.function(
-        lambda mix, left, right: separate_signal(
-            network, mix, batch_windows, hop, jit_compile, (left, right)
-        ),
-        input_signature=[
-            tf.TensorSpec([None, model.input_shape[-1]], tf.float32),
-            tf.TensorSpec([], tf.int32),
-            tf.TensorSpec([], tf.int32),
-        ],
-    )
+    predict = backend.predict_fn(network, jit_compile)
+    whole_batches = jit_compile or backend.current() == "jax"
+    frames = network.input_shape[1], network.outputs[0].shape[1]
+
+    def separate(mix, left, right):
+        return separate_windows(predict, mix, *frames, batch_windows, hop, (left, right), whole_batches)
+
     plan = Plan(separate, grid, margin, last_window, unit)
     _PLANS[key] = model, copy, plan
     while len(_PLANS) > 4:
@@ -206,11 +205,11 @@ def separate_blocks(
                 outputs_from = max(min(start, plan.grid * ((end - plan.last_window) // plan.grid)), 0)
         first, stop = max(outputs_from - plan.margin, 0), min(end + plan.margin, mix.end)
         estimates = plan.separate(
-            tf.constant(mix.buffer[first - mix.start : stop - mix.start]), outputs_from - first, stop - end
+            mix.buffer[first - mix.start : stop - mix.start], outputs_from - first, stop - end
         )
         out = {
             name: _to_mix_channels(
-                resample_out[name](estimate.numpy()[start - outputs_from :], last=final), mix.mix_channels
+                resample_out[name](estimate[start - outputs_from :], last=final), mix.mix_channels
             )
             for name, estimate in estimates.items()
         }

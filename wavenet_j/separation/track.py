@@ -12,7 +12,7 @@ def separate_track(model, mix, sr, **options):
     """``{source: [samples, channels]}`` with exactly the shape and rate of ``mix``.
 
     The mix is resampled to the model's rate (soxr, high quality), converted to its channels,
-    separated window by window (``separate_signal``), optionally through ``stages`` progressive
+    separated window by window (``separate_windows``), optionally through ``stages`` progressive
     passes, then brought back to ``sr``, the mix's length and its channel count (a mono
     model's estimate is duplicated; a stereo model's is averaged for a mono mix). It runs in
     segments of about ``segment_seconds``, which changes no number: a segment reads its

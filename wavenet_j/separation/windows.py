@@ -1,83 +1,94 @@
-"""Whole-signal separation by windows, as the original's ``predict_track``, in TensorFlow ops.
+"""Whole-signal separation by windows, as the original's ``predict_track``: NumPy bookkeeping around
+one compiled model call per batch of windows, the same on every backend.
 
-Written with TF ops on dynamic shapes so the same function runs eagerly, inside a compiled
-``tf.function`` and inside an exported SavedModel: the exported model gives the same numbers
-as the project's own separation by construction.
+``window_layout`` is the window grid's arithmetic, written once for NumPy and for the TensorFlow graph
+of ``wavenet_j.separation.graph`` (the exported SavedModel), so both cut a signal alike.
 """
 
-import tensorflow as tf
+from typing import NamedTuple
+
+import numpy as np
 
 from wavenet_j.models import rebuild
 
 
-def window_starts(length, output_frames, hop=None):
-    """Where output windows start.
+class Layout(NamedTuple):
+    """Where the windows of a signal lie. Window ``i < count`` outputs from sample
+    ``start = min(i * step, last)`` (counted from the end of the given context) to the next window's
+    start; its input is mix samples ``first + start`` to ``first + start + input_frames``, zeros
+    outside the mix (``after`` of them past its end at most)."""
 
-    ``hop=None`` is the original's rule: windows tile the signal from the start, the last is
-    moved back to end at the end, and where they overlap the last one's samples are kept (as
-    the original's in-place writes did); a signal shorter than one window is zero-padded to
-    one. With a ``hop`` (at most ``output_frames``) windows start at every multiple of it and
-    the signal is zero-padded past its end to fill the last one.
+    length: int  # output samples: the mix less its given context
+    count: int
+    step: int
+    last: int
+    first: int  # where window 0's input begins in the mix
+    after: int
+
+    def starts(self):
+        """The windows' output starts, in NumPy."""
+        return np.minimum(np.arange(self.count) * self.step, self.last)
+
+
+def window_layout(samples, input_frames, output_frames, hop=None, given=(0, 0), maximum=max):
+    """The ``Layout`` of a ``samples``-long mix whose first and last ``given`` samples are context only.
+
+    ``hop=None`` is the original's rule: windows tile the signal from the start, the last is moved
+    back to end at the end, and where they overlap the last one's samples are kept (as the original's
+    in-place writes did); a signal shorter than one window is zero-padded to one. With a ``hop`` (at
+    most ``output_frames``) windows start at every multiple of it and the signal is zero-padded past
+    its end to fill the last one. ``maximum`` is ``tf.maximum`` where ``samples`` is a graph's tensor.
     """
-    if hop is not None:
-        return tf.range(0, tf.maximum(length, 1), hop)
-    length = tf.maximum(length, output_frames)
-    count = (length + output_frames - 1) // output_frames
-    return tf.minimum(tf.range(count) * output_frames, length - output_frames)
-
-
-def separate_signal(model, mix, batch_windows=8, hop=None, jit_compile=False, given=(0, 0)):
-    """``mix`` ``[T, C]`` at the model's rate and channels -> ``{source: [T - given[0] - given[1], C]}``.
-
-    Each output window gets its input context around it and contributes the samples up to the next
-    window's start (see ``window_starts`` for ``hop``). ``given`` counts samples at the start and
-    the end of ``mix`` that are context only (a segment's neighbours): outputs cover the rest,
-    windows see those samples as context, and zeros beyond them. Windows run ``batch_windows`` at
-    a time and each keeps only its part, so memory holds the signal, one batch and the result,
-    however long the signal. ``jit_compile`` compiles the model's pass on a batch with XLA.
-    """
-    input_frames, output_frames = model.input_shape[1], model.outputs[0].shape[1]
     if hop is not None and not 0 < hop <= output_frames:
         raise ValueError(f"hop = {hop} must be in [1, {output_frames}], the model's output length")
     left, right = given
-    length = tf.shape(mix)[0] - left - right
-    start = left - (input_frames - output_frames) // 2  # where the first window's input begins in mix
-    starts = window_starts(length, output_frames, hop)
-    ends = tf.concat([starts[1:], [length]], axis=0)
-    after = tf.maximum(starts[-1] + input_frames - (tf.shape(mix)[0] - start), 0)
-    padded = tf.pad(mix[tf.maximum(start, 0) :], [[tf.maximum(-start, 0), after], [0, 0]])
-    offsets, positions = tf.range(input_frames), tf.range(output_frames)
-    count = tf.shape(starts)[0]
-    batches = (count + batch_windows - 1) // batch_windows
-    names = list(model.output)
-    forward = (
-        tf.function(lambda windows: model(windows, training=False), jit_compile=True)
-        if jit_compile
-        else lambda windows: model(windows, training=False)
-    )
+    length = samples - left - right
+    if hop is None:
+        step = output_frames
+        padded = maximum(length, step)
+        count, last = (padded + step - 1) // step, padded - step
+    else:
+        step = hop
+        count = (maximum(length, 1) + step - 1) // step
+        last = (count - 1) * step
+    first = left - (input_frames - output_frames) // 2
+    return Layout(length, count, step, last, first, maximum(last + input_frames - (samples - first), 0))
 
-    def run_batch(batch, parts):
-        index = tf.range(batch * batch_windows, (batch + 1) * batch_windows)
-        if not jit_compile:  # the last batch is smaller; XLA gets whole batches: one shape to compile
-            index = index[index < count]
-        window = tf.minimum(index, count - 1)  # past the end: repeats of the last, kept nowhere
-        lengths = tf.where(index < count, tf.gather(ends - starts, window), 0)
-        keep = positions[None, :] < lengths[:, None]
-        batch_starts = tf.gather(starts, window)
-        estimates = forward(tf.gather(padded, batch_starts[:, None] + offsets[None, :]))
-        return batch + 1, {
-            name: parts[name].write(batch, tf.cast(tf.boolean_mask(estimates[name], keep), mix.dtype))
-            for name in names
-        }
 
-    parts = {
-        name: tf.TensorArray(
-            mix.dtype, size=batches, infer_shape=False, element_shape=tf.TensorShape([None, mix.shape[-1]])
-        )
-        for name in names
-    }
-    _, parts = tf.while_loop(lambda batch, _: batch < batches, run_batch, (0, parts), parallel_iterations=1)
-    return {name: part.concat() for name, part in parts.items()}
+def window_starts(length, output_frames, hop=None):
+    """Where the output windows of a ``length``-sample signal start (see ``window_layout``)."""
+    return window_layout(length, output_frames, output_frames, hop).starts()
+
+
+def separate_windows(
+    predict, mix, input_frames, output_frames, batch_windows=8, hop=None, given=(0, 0), whole_batches=False
+):
+    """``mix`` ``[T, C]`` (NumPy) at the model's rate and channels -> ``{source: [T - sum(given), C]}``.
+
+    ``predict`` is ``wavenet_j.backend.predict_fn`` of a model taking ``input_frames`` and giving
+    ``output_frames`` samples. Each output window gets its input context around it and contributes
+    the samples up to the next window's start (see ``window_layout`` for ``hop`` and ``given``:
+    windows see the given samples as context, and zeros beyond them). Windows run ``batch_windows``
+    at a time, so memory holds the signal, one batch and the result, however long the signal.
+    ``whole_batches`` pads the last batch with repeats of its last window, whose outputs are dropped,
+    for a compiler that compiles every batch shape anew (XLA).
+    """
+    layout = window_layout(len(mix), input_frames, output_frames, hop, given)
+    starts = layout.starts()
+    ends = np.append(starts[1:], layout.length)
+    padded = np.pad(mix[max(layout.first, 0) :], [(max(-layout.first, 0), layout.after), (0, 0)])
+    results = {}
+    for batch in range(0, len(starts), batch_windows):
+        batch_starts = starts[batch : batch + batch_windows]
+        fill = batch_windows - len(batch_starts) if whole_batches else 0
+        chosen = np.pad(batch_starts, (0, fill), mode="edge")  # filled with repeats of the last window
+        windows = np.stack([padded[s : s + input_frames] for s in chosen])
+        for name, estimates in predict(windows).items():
+            result = results.setdefault(name, np.empty((layout.length, mix.shape[1]), mix.dtype))
+            # zip stops at the batch's own windows: the repeats filling it are dropped
+            for start, end, estimate in zip(batch_starts, ends[batch : batch + batch_windows], estimates):
+                result[start:end] = estimate[: end - start]
+    return results
 
 
 def shared_context(model, windows=16):
@@ -88,8 +99,8 @@ def shared_context(model, windows=16):
     samples). Shifting the input by a multiple of ``2**num_layers`` shifts every feature map
     by whole samples, so a model with ``(windows - 1) * hop`` more samples at both ends,
     ``hop = 2**num_layers * (output_frames // 2**num_layers)``, computes exactly the windows
-    that start at multiples of ``hop``: ``separate_signal(long_model, mix, hop=windows * hop)``
-    equals ``separate_signal(model, mix, hop=hop)`` at a fraction of the cost. The long model
+    that start at multiples of ``hop``: separating with ``long_model`` at ``hop=windows * hop``
+    equals separating with ``model`` at ``hop=hop`` at a fraction of the cost. The long model
     holds copies of ``model``'s weights.
     """
     if not model.model_config["context"]:

@@ -151,6 +151,7 @@ class Study:
         so the steps are a lower bound (every stage stopping as early as it can).
         """
         from wavenet_j.training import step_seconds
+        from wavenet_j.training.checkpoints import latest_step
 
         rows = []
         for name in dict.fromkeys(model for model, _ in needed):
@@ -158,7 +159,7 @@ class Study:
             missing = [
                 stages for model, stages in needed if model == name and str(stages) not in record["results"]
             ]
-            checkpoints = _latest_step(os.path.join(run_dir, "checkpoints"))
+            checkpoints = latest_step(os.path.join(run_dir, "checkpoints"))
             if not missing:
                 action = "reuse its scores"
             elif os.path.exists(os.path.join(run_dir, "result.json")):
@@ -189,13 +190,6 @@ def _prepared_corpus(config):
     """The MUSDB root ``config`` reads, the toy corpus generated first when it reads that."""
     ensure_toy_corpus(config)
     return corpus_root(config)
-
-
-def _latest_step(folder):
-    import tensorflow as tf
-
-    latest = tf.train.latest_checkpoint(folder) if os.path.isdir(folder) else None
-    return int(latest.rsplit("-", 1)[1]) if latest else None
 
 
 def schedule_steps(config):

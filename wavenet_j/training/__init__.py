@@ -3,6 +3,7 @@
 from wavenet_j.training.loop import (
     Trainer,
     TrainingError,
+    choose_distribution,
     choose_strategy,
     example_losses,
     run_paths,
@@ -15,6 +16,7 @@ __all__ = [
     "Schedule",
     "Trainer",
     "TrainingError",
+    "choose_distribution",
     "choose_strategy",
     "example_losses",
     "run_paths",

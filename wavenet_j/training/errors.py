@@ -2,8 +2,7 @@
 
 import contextlib
 import os
-
-import tensorflow as tf
+import sys
 
 from wavenet_j.atomic import ran_out_of_space
 
@@ -16,12 +15,12 @@ class TrainingError(RuntimeError):
 def writing(path):
     """Turn a failed write of ``path`` (a full disk, say) into a TrainingError naming it.
 
-    Keras and Python raise OSError, TensorFlow's checkpoints and summaries an OpError
+    Keras, TensorBoard's writer and Python raise OSError, TensorFlow's checkpoints an OpError
     (ResourceExhaustedError for a full disk) whose message names its own temporary file.
     """
     try:
         yield
-    except (OSError, tf.errors.OpError) as error:
+    except (OSError, *_tensorflow_errors()) as error:
         raise TrainingError(
             f"cannot write {path!r}: {write_failure(error, os.path.dirname(path))}; what the run saved "
             f"before is kept"
@@ -33,5 +32,11 @@ def write_failure(error, folder):
     (``wavenet_j.atomic.ran_out_of_space`` decides)."""
     if ran_out_of_space(error, folder):
         return "no space left on device"
-    text = error.message if isinstance(error, tf.errors.OpError) else error.strerror or str(error)
+    text = error.message if isinstance(error, _tensorflow_errors()) else error.strerror or str(error)
     return text.strip().splitlines()[0] if text.strip() else type(error).__name__
+
+
+def _tensorflow_errors():
+    """TensorFlow's error type where TensorFlow runs in this process (no other backend raises it)."""
+    tf = sys.modules.get("tensorflow")
+    return (tf.errors.OpError,) if tf is not None and hasattr(tf, "errors") else ()

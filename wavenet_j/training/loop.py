@@ -1,41 +1,63 @@
 """The training loop: the configured schedule, resumable, monitored, on one device or many.
 
 Everything a run needs to continue after a kill lives in ``<model_base_dir>/<experiment_id>/``:
-a ``tf.train.CheckpointManager`` holding the model, the optimizer, the global step, the
-schedule's state and the position inside the current epoch (the data of an epoch is a pure
-function of the seed, stage and epoch, so that position is the pipeline's whole random state),
-and ``best.keras``, the best model by validation loss over all stages; ``model_config.json`` and
-``split.json`` say what was trained on what, and ``checkpoints/train_seconds.json`` how long
-training took up to each kept checkpoint.
+its checkpoints (``checkpoints.py``) of the model, the optimizer, the global step, the schedule's
+state and the position inside the current epoch (the data of an epoch is a pure function of the
+seed, stage and epoch, so that position is the pipeline's whole random state), and ``best.keras``,
+the best model by validation loss over all stages, which loads under every backend;
+``model_config.json`` and ``split.json`` say what was trained on what, and
+``checkpoints/train_seconds.json`` how long training took up to each kept checkpoint.
+
+One loop serves every Keras backend: the step (``steps.py``) and the checkpoints are the backend's;
+the batches are NumPy everywhere (``tf.data`` over the same batches where ``tf.distribute`` splits
+them over several replicas).
 """
 
 import contextlib
-import glob
 import json
 import math
 import os
-import shutil
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
+from wavenet_j.backend import inference_fn, predict_fn
 from wavenet_j.configs import complete_config
-from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus, get_dataset
+from wavenet_j.data.pipeline import batches, corpus_root, ensure_toy_corpus, get_dataset
 from wavenet_j.data.tracks import detect_is_wav
-from wavenet_j.models import build_separator, get_padding, rebuild, stage_estimates
-from wavenet_j.models.spectrogram import magnitude, source_magnitudes
+from wavenet_j.models import build_separator, get_padding, rebuild
+from wavenet_j.training.checkpoints import Damaged, Mismatch, checkpoints_for, other_format
 from wavenet_j.training.errors import TrainingError, writing
-from wavenet_j.training.events import trim_events
+from wavenet_j.training.events import SummaryWriter, trim_events
+from wavenet_j.training.losses import example_losses, validation_losses
 from wavenet_j.training.resume import check_resumable, read_record, track_split
 from wavenet_j.training.schedule import Schedule
+from wavenet_j.training.steps import train_step_fn
+
+__all__ = [  # the losses and the step are defined beside the loop and reached through it
+    "Trainer",
+    "TrainingError",
+    "choose_distribution",
+    "choose_strategy",
+    "example_losses",
+    "model_and_optimizer",
+    "run_paths",
+    "step_seconds",
+    "train",
+    "train_step_fn",
+]
 
 
 def choose_strategy():
-    """MultiWorkerMirrored when TF_CONFIG names a cluster, Mirrored over several GPUs, else the default."""
+    """TensorFlow's ``tf.distribute`` strategy: MultiWorkerMirrored when TF_CONFIG names a cluster,
+    Mirrored over several GPUs, else the default. None under JAX and PyTorch (``choose_distribution``)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
     if json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster"):
         return tf.distribute.MultiWorkerMirroredStrategy()
     if len(tf.config.list_logical_devices("GPU")) > 1:
@@ -43,63 +65,47 @@ def choose_strategy():
     return tf.distribute.get_strategy()
 
 
-def run_paths(model_config, experiment_id):
-    """``(run folder, TensorBoard folder)`` of an experiment.
+def choose_distribution():
+    """Under JAX, data parallel over every device of every process (``keras.distribution``) where
+    there are several; the processes of several hosts join first where
+    ``KERAS_DISTRIBUTION_JOB_ADDRESSES`` names them (``keras.distribution.initialize``). PyTorch
+    trains on one device."""
+    if keras.backend.backend() != "jax" or keras.distribution.distribution() is not None:
+        return
+    if os.environ.get("KERAS_DISTRIBUTION_JOB_ADDRESSES"):
+        keras.distribution.initialize()
+    devices = keras.distribution.list_devices()
+    if len(devices) > 1:
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
 
-    In a multi-worker cluster only the chief writes there; every other worker (which must still
-    save, for the collective ops) writes below them in ``<task type><index>/``.
-    """
-    paths = [os.path.join(model_config[key], str(experiment_id)) for key in ("model_base_dir", "log_dir")]
+
+def _worker():
+    """``(task type, index)`` of this process where it is not the one that writes the run's files."""
     tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
     task = tf_config.get("task", {})
     chief = "chief" if "chief" in tf_config.get("cluster", {}) else "worker"
     if task and (task.get("type"), task.get("index", 0)) != (chief, 0):
-        paths = [os.path.join(path, f"{task['type']}{task.get('index', 0)}") for path in paths]
+        return task["type"], task.get("index", 0)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if jax.process_index():
+            return "process", jax.process_index()
+    return None
+
+
+def run_paths(model_config, experiment_id):
+    """``(run folder, TensorBoard folder)`` of an experiment.
+
+    With several workers (a TF_CONFIG cluster, several JAX processes) only the chief writes there;
+    every other worker (which must still save, for the collective ops) writes below them in
+    ``<task type><index>/``.
+    """
+    paths = [os.path.join(model_config[key], str(experiment_id)) for key in ("model_base_dir", "log_dir")]
+    worker = _worker()
+    if worker:
+        paths = [os.path.join(path, f"{worker[0]}{worker[1]}") for path in paths]
     return tuple(paths)
-
-
-def _mse_per_example(target, estimate):
-    """MSE of each example over samples and channels, in float32 whatever the model computes in."""
-    return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - target), axis=[1, 2])
-
-
-def _mse_over_sources(targets, estimates, sources):
-    """``_mse_per_example`` averaged over the sources."""
-    return tf.add_n([_mse_per_example(targets[s], estimates[s]) for s in sources]) / len(sources)
-
-
-def _magnitude_l1_over_sources(model, mix, targets, sources, training):
-    """The original's spectrogram loss (``raw_audio_loss=False``): mean absolute difference between each
-    target's magnitude spectrogram and the model's estimate of it, averaged over sources."""
-    estimates = source_magnitudes(model, mix, training=training)
-    return tf.add_n(
-        [
-            tf.reduce_mean(tf.abs(magnitude(targets[s]) - tf.cast(estimates[s], tf.float32)), axis=[1, 2])
-            for s in sources
-        ]
-    ) / len(sources)
-
-
-def separation_loss(model, mix, targets, config, training, stages=None):
-    """Per-example separation loss, in training and validation alike: the MSE summed over progressive
-    stages (``stages``: their estimates, where the caller has them already), or with
-    ``raw_audio_loss=False`` L1 on magnitude spectrograms."""
-    sources = config["source_names"]
-    if not config["raw_audio_loss"]:
-        return _magnitude_l1_over_sources(model, mix, targets, sources, training)
-    stages = stages or stage_estimates(model, mix, config["num_stages"], training=training)
-    return tf.add_n([_mse_over_sources(targets, estimates, sources) for estimates in stages])
-
-
-def example_losses(model, mix, targets, config, training=True):
-    """Per-example training loss: ``separation_loss`` plus, with waveform losses, the identity loss."""
-    loss = separation_loss(model, mix, targets, config, training)
-    if config["identity_loss_weight"] and config["raw_audio_loss"]:
-        # Each clean source through the network should come back as itself in its own output.
-        sources = config["source_names"]
-        identity = {s: model(targets[s], training=training)[s] for s in sources}
-        loss += config["identity_loss_weight"] * _mse_over_sources(targets, identity, sources)
-    return loss
 
 
 def model_and_optimizer(config):
@@ -114,39 +120,18 @@ def model_and_optimizer(config):
     return model, optimizer
 
 
-def train_step_fn(model, optimizer, config, global_batch, strategy):
-    """The compiled training step ``(mix, targets) -> loss`` for one global batch size."""
-
-    def replica_step(mix, targets):
-        with tf.GradientTape() as tape:
-            per_example = example_losses(model, mix, targets, config)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            scaled = optimizer.scale_loss(loss)
-        # Only trainable variables: frozen groups get no gradients and need no backward pass.
-        gradients = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-        return loss
-
-    @tf.function(jit_compile=config["jit_compile"])
-    def train_step(mix, targets):
-        losses = strategy.run(replica_step, args=(mix, targets))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
-
-    return train_step
-
-
 def step_seconds(model_config, steps=3):
     """Seconds one training step of this model takes here at stage 1's batch size: the median of
     ``steps`` timed steps on random data, after one that traces and compiles."""
     config = complete_config(model_config)
     model, optimizer = model_and_optimizer(config)
-    step = train_step_fn(model, optimizer, config, config["batch_size"], tf.distribute.get_strategy())
+    step = train_step_fn(model, optimizer, config, config["batch_size"])
     input_frames, output_frames = get_padding(config)
     random = np.random.default_rng(0)
 
     def audio(frames):
-        return tf.constant(
-            random.uniform(-0.5, 0.5, (config["batch_size"], frames, config["num_channels"])), tf.float32
+        return random.uniform(-0.5, 0.5, (config["batch_size"], frames, config["num_channels"])).astype(
+            np.float32
         )
 
     mix, targets = audio(input_frames), {source: audio(output_frames) for source in config["source_names"]}
@@ -163,40 +148,43 @@ KEPT_CHECKPOINTS = 2
 
 
 class Trainer:
-    """One experiment: ``Trainer(config, experiment_id).fit()`` trains, resuming what a killed run left."""
+    """One experiment: ``Trainer(config, experiment_id).fit()`` trains, resuming what a killed run left.
+
+    ``strategy`` is TensorFlow's ``tf.distribute`` strategy (``choose_strategy`` when None); under JAX
+    the ``keras.distribution`` in effect (``choose_distribution``) spreads the batches.
+    """
 
     def __init__(self, model_config, experiment_id, strategy=None):
         self.config = complete_config(model_config)
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
+        choose_distribution()
         # A missing or empty corpus fails here, before any work and before the run's folders exist.
         self.config["musdb_path"] = corpus_root(self.config)
         detect_is_wav(self.config["musdb_path"])
         self._check_writable()
         self.schedule = Schedule.from_config(self.config)
-        with self.strategy.scope():
+        with self.strategy.scope() if self.strategy else contextlib.nullcontext():
             self.model, self.optimizer = model_and_optimizer(self.config)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False)
-            self.position = tf.Variable(0, dtype=tf.int64, trainable=False)  # steps done in this epoch
-            self.schedule_state = tf.Variable([1.0, 0.0, 0.0, math.inf], dtype=tf.float64, trainable=False)
-        checkpoint = tf.train.Checkpoint(
-            model=self.model,
-            optimizer=self.optimizer,
-            step=self.step,
-            position=self.position,
-            schedule=self.schedule_state,
+        self.checkpoints = checkpoints_for(
+            os.path.join(self.run_dir, "checkpoints"),
+            self.model,
+            self.optimizer,
+            KEPT_CHECKPOINTS,
+            self.strategy,
         )
-        self.manager = tf.train.CheckpointManager(
-            checkpoint, os.path.join(self.run_dir, "checkpoints"), max_to_keep=KEPT_CHECKPOINTS
-        )
+        self.step, self.position = 0, 0  # global step; steps done in the current epoch
         self.best_path = os.path.join(self.run_dir, "best.keras")
         self.result_path = os.path.join(self.run_dir, "result.json")
-        self.seconds_path = os.path.join(self.manager.directory, "train_seconds.json")
+        self.seconds_path = os.path.join(self.checkpoints.directory, "train_seconds.json")
         self.writer = None  # opened by fit, once the restored step says which logged events stay
         self._seconds_at = {}  # training seconds up to each kept checkpoint's step
         self._seconds_before = 0.0  # up to the restored checkpoint
         self._steps = {}
-        self._validation_step = self._validation_fn()
+        self._predict = predict_fn(self.model)
+        self._validation_step = inference_fn(
+            lambda mix, targets: validation_losses(self.model, mix, targets, self.config), self.model
+        )
 
     def _check_writable(self):
         for folder in (self.run_dir, self.log_dir):
@@ -211,15 +199,22 @@ class Trainer:
     def _restore(self):
         """Continue from the last checkpoint, if any, saying whether the run starts, resumes or is
         finished; a config that does not continue what the run trained is refused first."""
-        if not self.manager.latest_checkpoint:
+        if not self.checkpoints.prefixes:
+            written_elsewhere = other_format(self.checkpoints.directory)
+            if written_elsewhere:
+                raise TrainingError(
+                    f"run {self.run_dir} has checkpoints of another backend ({written_elsewhere}), which "
+                    f"{keras.backend.backend()} cannot resume: run it with the backend that wrote them "
+                    "(TensorFlow's tf.train checkpoints resume under TensorFlow, Keras weight files under "
+                    "JAX or PyTorch), or use another --id (experiment_id)"
+                )
             print(f"starting run {self.run_dir}")
             return
         changed = check_resumable(self.run_dir, self.config)
-        self._restore_checkpoint()
-        saved = self.schedule_state.numpy()
-        self.schedule.restore(saved)
-        if self.schedule.stage > int(saved[0]):  # the given limits end the stage: its partial epoch goes
-            self.position.assign(0)
+        saved = self._restore_checkpoint()
+        self.schedule.restore(saved["schedule"])
+        if self.schedule.stage > int(saved["schedule"][0]):  # the given limits end the stage: its epoch goes
+            self.position = 0
         if self.schedule.done:
             print(
                 f"run {self.run_dir} is finished (all {len(self.schedule.stages)} stages): best model "
@@ -229,107 +224,97 @@ class Trainer:
             if changed:
                 print(changed)
             print(
-                f"resuming run {self.run_dir} at step {int(self.step.numpy())}, stage {self.schedule.stage}, "
+                f"resuming run {self.run_dir} at step {self.step}, stage {self.schedule.stage}, "
                 f"epoch {self.schedule.epoch + 1}"
             )
 
     def _restore_checkpoint(self):
         """Model, optimizer, step, schedule and position from the newest checkpoint that reads whole
-        (a damaged one is named and passed over), and the training seconds up to it."""
+        (a damaged one is named and passed over), and the training seconds up to it; returns the
+        checkpoint's state."""
         damaged = []
-        for prefix in reversed(self.manager.checkpoints):
+        for prefix in reversed(self.checkpoints.prefixes):
             try:
-                self.manager.checkpoint.restore(prefix).assert_existing_objects_matched()
+                state = self.checkpoints.restore(prefix)
                 break
-            except (AssertionError, ValueError) as error:  # variables missing, or of other shapes
+            except Mismatch as error:
                 raise TrainingError(
                     f"run folder {self.run_dir} holds another model's checkpoint, which this config "
                     "cannot restore; use another --id (experiment_id) for this model"
                 ) from error
-            except (IndexError, tf.errors.OpError) as error:  # a data file cut short or missing
-                damaged.append(f"{os.path.basename(prefix)} ({type(error).__name__})")
+            except Damaged as error:
+                damaged.append(f"{os.path.basename(prefix)} ({error})")
         else:
             raise TrainingError(
                 f"every checkpoint of run {self.run_dir} is damaged: {', '.join(damaged)}; use another "
-                f"--id (experiment_id), or remove {self.manager.directory} to train the run again"
+                f"--id (experiment_id), or remove {self.checkpoints.directory} to train the run again"
             )
         if damaged:
             print(f"run {self.run_dir}: checkpoint {', '.join(damaged)} is damaged; resuming from {prefix}")
-        step = int(self.step.numpy())
+        self.step, self.position = state["step"], state["position"]
         seconds = read_record(self.seconds_path) or {}
-        self._seconds_at = {at: value for at, value in seconds.items() if int(at) <= step}
-        self._seconds_before = self._seconds_at.get(str(step), 0.0)
+        self._seconds_at = {at: value for at, value in seconds.items() if int(at) <= self.step}
+        self._seconds_before = self._seconds_at.get(str(self.step), 0.0)
+        return state
 
     def _train_seconds(self):
         """Seconds this run has trained, over all its resumes."""
         return self._seconds_before + time.time() - self._started
+
+    def _sync(self):
+        """The training steps' state written into the model and optimizer (JAX holds it apart)."""
+        for step in self._steps.values():
+            step.sync()
 
     def _save(self):
         """A checkpoint at the current step, with the events logged up to it and its training seconds.
 
         The seconds are written first, so the checkpoint a resume finds always has its entry.
         """
-        step = int(self.step.numpy())
-        self.schedule_state.assign(self.schedule.state())
+        self._sync()
         with writing(self.log_dir):
             self.writer.flush()
-        self._seconds_at[str(step)] = round(self._train_seconds(), 3)
+        self._seconds_at[str(self.step)] = round(self._train_seconds(), 3)
         kept = sorted(self._seconds_at, key=int)[-(KEPT_CHECKPOINTS + 1) :]  # and the one being saved
         self._seconds_at = {at: self._seconds_at[at] for at in kept}
         _write_text(self.seconds_path, json.dumps(self._seconds_at, indent=1))
-        prefix = os.path.join(self.manager.directory, f"ckpt-{step}")
-        with writing(prefix):
-            try:
-                self.manager.save(checkpoint_number=step)
-            except (OSError, tf.errors.OpError):
-                _remove_partial_checkpoint(prefix)
-                raise
+        self.checkpoints.save(
+            {"step": self.step, "position": self.position, "schedule": list(self.schedule.state())}
+        )
 
     def train_step(self, global_batch):
         """The compiled step ``(mix, targets) -> loss`` for one global batch size (later stages may
         double it), built once per size."""
         if global_batch not in self._steps:
+            self._sync()
             self._steps[global_batch] = train_step_fn(
                 self.model, self.optimizer, self.config, global_batch, self.strategy
             )
         return self._steps[global_batch]
 
-    def _validation_fn(self):
-        config = self.config
-
-        @tf.function(reduce_retracing=True)  # the last batch of a partition is smaller
-        def batch_losses(mix, targets):
-            stages = stage_estimates(self.model, mix, config["num_stages"], training=False)
-            total = separation_loss(self.model, mix, targets, config, training=False, stages=stages)
-            return total, {s: _mse_per_example(targets[s], stages[-1][s]) for s in config["source_names"]}
-
-        return batch_losses
-
-    def validate(self, dataset):
+    def validate(self, batches):
         """Mean validation loss (the training objective without the identity term), and MSE per source."""
+        self._sync()
         totals, per_source = [], {s: [] for s in self.config["source_names"]}
-        for mix, targets in dataset:
+        for mix, targets in batches:
             total, by_source = self._validation_step(mix, targets)
-            totals.append(total.numpy())
+            totals.append(total)
             for s, values in by_source.items():
-                per_source[s].append(values.numpy())
+                per_source[s].append(values)
         return float(np.mean(np.concatenate(totals))), {
             s: float(np.mean(np.concatenate(v))) for s, v in per_source.items()
         }
 
     def _log_audio(self, snippet, step):
+        """The first validation snippet: mix, targets and estimates (the writer clips to [-1, 1])."""
         mix, targets = snippet
-        estimates = self.model(mix, training=False)
+        estimates = self._predict(mix)
         rate = self.config["expected_sr"]
-        with self._logging(step):
-            tf.summary.audio("validation/mix", tf.clip_by_value(mix, -1, 1), rate, max_outputs=1)
+        with writing(self.log_dir):
+            self.writer.audio("validation/mix", mix[0], rate, step)
             for s in self.config["source_names"]:
-                tf.summary.audio(
-                    f"validation/{s}_target", tf.clip_by_value(targets[s], -1, 1), rate, max_outputs=1
-                )
-                tf.summary.audio(
-                    f"validation/{s}_estimate", tf.clip_by_value(estimates[s], -1, 1), rate, max_outputs=1
-                )
+                self.writer.audio(f"validation/{s}_target", targets[s][0], rate, step)
+                self.writer.audio(f"validation/{s}_estimate", estimates[s][0], rate, step)
 
     def fit(self):
         """Train until the last stage stops early; returns the run's summary (also in ``result.json``).
@@ -343,12 +328,12 @@ class Trainer:
                 return json.load(handle)
         self._open_log()
         self._write_run_files()
-        valid = get_dataset(self.config, "valid")
-        snippet = next(iter(valid.unbatch().batch(1)))
+        mix, targets = next(iter(batches(self.config, "valid", batch_size=1)))
+        snippet = mix, targets
         while not self.schedule.done:
             stage, epoch = self.schedule.stage, self.schedule.epoch
             self._train_epoch(stage, epoch)
-            validation_loss = self._validate_epoch(valid, snippet)
+            validation_loss = self._validate_epoch(snippet)
             if self.schedule.record(validation_loss):
                 with writing(self.best_path), atomic_path(self.best_path) as temporary:
                     self.model.save(temporary)
@@ -356,13 +341,13 @@ class Trainer:
                 f"stage {stage} epoch {epoch + 1}: validation loss {validation_loss:.6f} "
                 f"(best {self.schedule.best:.6f})"
             )
-            self.position.assign(0)
+            self.position = 0
             self._save()
         with writing(self.log_dir):
-            self.writer.flush()
+            self.writer.close()
         result = {
             "best_validation_loss": self.schedule.best,
-            "steps": int(self.step.numpy()),
+            "steps": self.step,
             "best_model": self.best_path,
             "log_dir": self.log_dir,
             "train_seconds": round(self._train_seconds(), 1),
@@ -374,14 +359,8 @@ class Trainer:
     def _open_log(self):
         """The summary writer, after the events a killed run logged past the restored step are cut."""
         with writing(self.log_dir):
-            trim_events(self.log_dir, int(self.step.numpy()))
-            self.writer = tf.summary.create_file_writer(self.log_dir)
-
-    @contextlib.contextmanager
-    def _logging(self, step):
-        """The summary writer at ``step``; a failed write to the log folder is a TrainingError."""
-        with writing(self.log_dir), self.writer.as_default(step=step):
-            yield
+            trim_events(self.log_dir, self.step)
+            self.writer = SummaryWriter(self.log_dir)
 
     def _write_run_files(self):
         """``model_config.json`` and ``split.json``: what this run trains, on which tracks."""
@@ -390,16 +369,25 @@ class Trainer:
         _write_text(model_config, json.dumps(config, indent=1, sort_keys=True))
         _write_text(os.path.join(self.run_dir, "split.json"), json.dumps(track_split(config), indent=1))
 
+    def _epoch_batches(self, batch, epoch):
+        """The epoch's training batches from the saved position on: NumPy, or over several TensorFlow
+        replicas a ``tf.data`` dataset of the same batches that ``tf.distribute`` splits."""
+        if self.strategy is not None and self.strategy.num_replicas_in_sync > 1:
+            data = get_dataset(self.config, "train", batch_size=batch, epoch=epoch, start=self.position)
+            return iter(self.strategy.experimental_distribute_dataset(data))
+        return batches(self.config, "train", batch_size=batch, epoch=epoch, start=self.position)
+
     def _train_epoch(self, stage, epoch):
         """The rest of an epoch's steps, from the position a killed run saved, checkpointing on the way."""
         config = self.config
         batch = self.schedule.batch_size(config["batch_size"])
+        self._sync()
         self.optimizer.learning_rate.assign(self.schedule.learning_rate)
+        learning_rate = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
         train_step = self.train_step(batch)
-        data = get_dataset(config, "train", batch_size=batch, epoch=1000 * stage + epoch)
-        start, steps_per_epoch = int(self.position.numpy()), config["epoch_it"]
+        start, steps_per_epoch = self.position, config["epoch_it"]
+        data = self._epoch_batches(batch, 1000 * stage + epoch)
         checkpoint_every = config["checkpoint_steps"] or steps_per_epoch
-        batches = iter(self.strategy.experimental_distribute_dataset(data.skip(start)))
         bar = tqdm(
             range(start, steps_per_epoch),
             initial=start,
@@ -410,51 +398,41 @@ class Trainer:
         )
         tick = time.time()
         for position in bar:
-            mix, targets = next(batches)
-            loss = float(train_step(mix, targets).numpy())
-            step = int(self.step.assign_add(1).numpy())
+            mix, targets = next(data)
+            loss = float(train_step(mix, targets))
+            self.step += 1
             if not math.isfinite(loss):
                 raise TrainingError(
-                    f"training loss is {loss} at step {step} (stage {stage}, epoch {epoch + 1}); the last "
-                    f"checkpoint in {self.manager.directory!r} and {self.best_path!r} are kept"
+                    f"training loss is {loss} at step {self.step} (stage {stage}, epoch {epoch + 1}); the "
+                    f"last checkpoint in {self.checkpoints.directory!r} and {self.best_path!r} are kept"
                 )
             bar.set_postfix(loss=f"{loss:.5f}")
-            with self._logging(step):
-                tf.summary.scalar("train/loss", loss)
-                tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate.numpy()))
-                tf.summary.scalar("train/stage", stage)
-                tf.summary.scalar("train/batch_size", batch)
-                tf.summary.scalar("train/steps_per_second", 1.0 / max(time.time() - tick, 1e-9))
+            with writing(self.log_dir):
+                self.writer.scalar("train/loss", loss, self.step)
+                self.writer.scalar("train/learning_rate", learning_rate, self.step)
+                self.writer.scalar("train/stage", stage, self.step)
+                self.writer.scalar("train/batch_size", batch, self.step)
+                self.writer.scalar("train/steps_per_second", 1.0 / max(time.time() - tick, 1e-9), self.step)
             tick = time.time()
-            self.position.assign(position + 1)
+            self.position = position + 1
             if (position + 1) % checkpoint_every == 0 and position + 1 < steps_per_epoch:
                 self._save()
         bar.close()
 
-    def _validate_epoch(self, valid, snippet):
+    def _validate_epoch(self, snippet):
         """The validation loss after an epoch, logged with the per-source MSE and an audio snippet."""
-        validation_loss, per_source = self.validate(valid)
-        step = int(self.step.numpy())
-        with self._logging(step):
-            tf.summary.scalar("validation/loss", validation_loss)
+        validation_loss, per_source = self.validate(batches(self.config, "valid"))
+        with writing(self.log_dir):
+            self.writer.scalar("validation/loss", validation_loss, self.step)
             for s, value in per_source.items():
-                tf.summary.scalar(f"validation/{s}_mse", value)
-        self._log_audio(snippet, step)
+                self.writer.scalar(f"validation/{s}_mse", value, self.step)
+        self._log_audio(snippet, self.step)
         return validation_loss
 
 
 def _write_text(path, text):
     with writing(path):
         write_text(path, text)
-
-
-def _remove_partial_checkpoint(prefix):
-    """The files a failed save of checkpoint ``prefix`` left; the checkpoints saved before stay."""
-    for path in glob.glob(glob.escape(prefix) + ".*") + glob.glob(glob.escape(prefix) + "_temp"):
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            os.remove(path)
 
 
 def train(model_config, experiment_id):
