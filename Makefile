@@ -41,8 +41,9 @@ $(INSTALLED): setup.py
 	$(PYTHON) -m pip install --quiet -e ".[dev,jax]"
 	touch $@
 
+# torch asks for a setuptools newer than Sacred's pkg_resources allows: both are resolved together.
 $(VENV)/.installed-torch: $(INSTALLED)
-	$(PYTHON) -m pip install --quiet $(TORCH)
+	$(PYTHON) -m pip install --quiet $(TORCH) "setuptools>=41,<81"
 	touch $@
 
 # MUSDB18 stems (.stem.mp4) and mp3/m4a input need ffmpeg: installed with apt-get when we may

@@ -22,6 +22,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from timing import timed  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 RATE = 44100
@@ -51,18 +54,14 @@ def measure(backend, folder, jit_compile, seconds, repeats, smoke):
         start = time.perf_counter()
         estimates = separate_track(model, mix, RATE, jit_compile=jit_compile)
         first = time.perf_counter() - start
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            separate_track(model, mix, RATE, jit_compile=jit_compile)
-            times.append(time.perf_counter() - start)
+        best, _ = timed(lambda: separate_track(model, mix, RATE, jit_compile=jit_compile), repeats, warmup=0)
         np.save(
             os.path.join(folder, f"{backend}-{jit_compile}-{name}.npy"), np.stack(list(estimates.values()))
         )
         results[name] = {
             "first_call_seconds": first,
-            "seconds": min(times),
-            "audio_per_second": seconds / min(times),
+            "seconds": best,
+            "audio_per_second": seconds / best,
         }
     return results
 

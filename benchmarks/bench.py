@@ -26,20 +26,9 @@ from wavenet_j.configs import resolve_config  # noqa: E402
 from wavenet_j.models import build_separator  # noqa: E402
 from wavenet_j.models.layers import LinearUpsample, UpsampleConv  # noqa: E402
 from wavenet_j.training.loop import model_and_optimizer, train_step_fn  # noqa: E402
+from timing import timed, timed_in_turns  # noqa: E402
 
 RATE = 22050
-
-
-def timed(function, repeats=5, warmup=1):
-    """``(min, median)`` seconds of ``function()`` after ``warmup`` calls."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times))
 
 
 def model_flops(model):
@@ -56,19 +45,6 @@ def model_flops(model):
             continue
         total += 2 * int(np.prod(positions)) * int(np.prod(layer.kernel.shape))
     return total
-
-
-def timed_pair(first, second, repeats=4):
-    """Minimum seconds of each of two functions, timed in turns so that a change in the machine's load
-    during the run reaches both alike."""
-    first(), second()
-    times = [[], []]
-    for _ in range(repeats):
-        for function, kept in zip((first, second), times):
-            start = time.perf_counter()
-            function()
-            kept.append(time.perf_counter() - start)
-    return min(times[0]), min(times[1])
 
 
 def bench_matmul():
@@ -139,9 +115,11 @@ def bench_separation_context():
     windowed, _ = timed(lambda: separate_track(model, mix, RATE, windows="original"), repeats=2)
     shared, _ = timed(lambda: separate_track(model, mix, RATE), repeats=2)
     song = np.concatenate([mix] * 4)  # 4 minutes: a song's length, where the last partial pass weighs less
-    windowed_song, shared_song = timed_pair(
-        lambda: separate_track(model, song, RATE, windows="original"),
-        lambda: separate_track(model, song, RATE),
+    windowed_song, shared_song = timed_in_turns(
+        [
+            lambda: separate_track(model, song, RATE, windows="original"),
+            lambda: separate_track(model, song, RATE),
+        ],
         repeats=1,
     )
     from wavenet_j.separation.segments import shared_windows
@@ -210,7 +188,9 @@ def bench_train_step(results):
         result["train_step_U1_fraction_of_matmul"] = round(achieved / results["matmul_gflops"], 3)
     result["train_step_xla_speedup"] = {}  # jit_compile=True against the default, timed in turns
     for name in ("U1", "J1"):
-        plain, xla = timed_pair(project_step(name)[0], project_step(name, jit_compile=True)[0], repeats=3)
+        plain, xla = timed_in_turns(
+            [project_step(name)[0], project_step(name, jit_compile=True)[0]], repeats=3
+        )
         result["train_step_xla_speedup"][name] = round(plain / xla, 3)
     return result
 
@@ -254,7 +234,7 @@ def bench_plain_keras():
         mix_batch, targets = _batch(config)
         times[f"train_step_{name}"] = (step, lambda m=trainable: m.train_on_batch(mix_batch, targets))
     for case, (project, baseline) in times.items():
-        ours_s, theirs_s = timed_pair(project, baseline)
+        ours_s, theirs_s = timed_in_turns([project, baseline])
         out[case] = {
             "project_s": round(ours_s, 3),
             "plain_keras_s": round(theirs_s, 3),

@@ -39,6 +39,8 @@ sys.modules["tensorflow"] = None  # absent where this runs: every import of it f
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from timing import timed  # noqa: E402
+
 BATCH = 16
 H200_BF16_DENSE_FLOPS = 989e12
 PRECISIONS = (("fp32", None), ("bf16", "mixed_bfloat16"))
@@ -148,18 +150,6 @@ class Check:
         return done.stdout
 
 
-def median_ms(function, warmup, steps):
-    """Median milliseconds of ``function()`` (which waits for its result) after ``warmup`` calls."""
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(steps):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1000 * sorted(times)[len(times) // 2]
-
-
 def random_batch(config):
     """A NumPy training batch ``(mix, targets)`` of ``config``'s shapes, as the pipeline gives them."""
     import numpy as np
@@ -226,7 +216,7 @@ def measure_step(check, name, label, precision):
     model, optimizer = model_and_optimizer(config)
     step = train_step_fn(model, optimizer, config, BATCH)
     mix, targets = random_batch(config)
-    result = {"ms": median_ms(lambda: float(step(mix, targets)), sizes["warmup"], sizes["steps"])}
+    result = {"ms": 1000 * timed(lambda: float(step(mix, targets)), sizes["steps"], sizes["warmup"])[1]}
     if check.backend == "jax":
         step.sync()  # the project's step holds the weights; the bare step starts from them
         jitted, state = bare_jax_step(model, optimizer, config)
@@ -237,7 +227,7 @@ def measure_step(check, name, label, precision):
             loss, *state = compiled(*state, mix, targets)
             return float(loss)
 
-        result["bare_ms"] = median_ms(bare, sizes["warmup"], sizes["steps"])
+        result["bare_ms"] = 1000 * timed(bare, sizes["steps"], sizes["warmup"])[1]
     return result
 
 
@@ -392,7 +382,7 @@ def part_separation(check):
         start = time.perf_counter()
         separate_track(model, mix, rate)
         first = time.perf_counter() - start
-        best = min(median_ms(lambda: separate_track(model, mix, rate), 0, 1) for _ in range(2)) / 1000
+        best = timed(lambda: separate_track(model, mix, rate), repeats=2, warmup=0)[0]
         return {"first_call_seconds": first, "seconds": best, "audio_seconds_per_second": seconds / best}
 
     for name in ("U1", "M4"):

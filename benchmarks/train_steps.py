@@ -18,10 +18,15 @@ import os
 import platform
 import subprocess
 import sys
-import time
+
+if "--worker" in sys.argv and os.environ.get("KERAS_BACKEND") != "tensorflow":
+    sys.modules["tensorflow"] = None  # the other backends run where TensorFlow is absent
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from timing import timed_in_turns  # noqa: E402
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -52,15 +57,8 @@ def measure(smoke, repeats):
             s: keras.ops.convert_to_tensor(rng.uniform(-0.5, 0.5, shape), "float32")
             for s in config["source_names"]
         }
-        call = steps[name] = lambda step=step, mix=mix, targets=targets: float(step(mix, targets))
-        call(), call()
-    times = {name: [] for name in CONFIGS}
-    for _ in range(repeats):
-        for name, call in steps.items():
-            start = time.perf_counter()
-            call()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(kept) for name, kept in times.items()}
+        steps[name] = lambda step=step, mix=mix, targets=targets: float(step(mix, targets))
+    return dict(zip(steps, timed_in_turns(list(steps.values()), repeats, warmup=2)))
 
 
 def run_all(smoke, repeats):
@@ -70,10 +68,7 @@ def run_all(smoke, repeats):
         if importlib.util.find_spec(backend) is None:
             results[backend] = "not installed: skipped"
             continue
-        unimportable = "" if backend == "tensorflow" else "sys.modules['tensorflow'] = None; "
-        code = f"import runpy, sys; {unimportable}sys.argv[:] = sys.argv[1:]; "
-        code += "runpy.run_path(sys.argv[0], run_name='__main__')"
-        command = [sys.executable, "-c", code, os.path.abspath(__file__), "--worker"]
+        command = [sys.executable, os.path.abspath(__file__), "--worker"]
         command += ["--repeats", str(repeats)] + ["--smoke"] * smoke
         done = subprocess.run(
             command, env=dict(os.environ, KERAS_BACKEND=backend), capture_output=True, text=True
