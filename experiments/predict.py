@@ -1,9 +1,11 @@
 """Separate one song, as the original's Predict.py:
-``python experiments/predict.py with cfg.full_44KHz model_path=CHECKPOINT input_path=song.mp3``
-(``CHECKPOINT``: e.g. ``checkpoints/full_44KHz/full_44KHz-236118``, a TF1 checkpoint prefix).
+``python experiments/predict.py with input_path=song.mp3`` (the released M5-HighSR, downloaded on
+first use), or ``with cfg.full_44KHz model_path=CHECKPOINT input_path=song.mp3`` (``CHECKPOINT``:
+e.g. ``checkpoints/full_44KHz/full_44KHz-236118``, a TF1 checkpoint prefix).
 
-``model_path`` is a ``.keras`` model or an original Wave-U-Net TF1 checkpoint prefix (imported on
-the fly with the selected config). Stems go to ``output/<song name>/<source>.wav``.
+``model_path`` is a released model (M4, M5-HighSR, M6), a ``.keras`` model or an original
+Wave-U-Net TF1 checkpoint prefix (imported on the fly with the selected config). Stems go to
+``output/<song name>/<source>.wav``.
 """
 
 import os
@@ -26,7 +28,7 @@ ex = Experiment("predict", ingredients=[cfg])
 
 @ex.config
 def config():
-    model_path = None  # noqa: F841 (.keras model or original TF1 checkpoint prefix)
+    model_path = "M5-HighSR"  # noqa: F841 (M4, M5-HighSR, M6, a .keras model or an original TF1 checkpoint)
     input_path = None  # noqa: F841 (any audio file ffmpeg reads)
     output = None  # noqa: F841 (default: next to the input file, as the original)
     stages = 1  # noqa: F841 (progressive inference stages)
@@ -37,7 +39,7 @@ def config():
 @ex.automain
 def main(cfg, model_path, input_path, output, stages, windows, xla):
     if not model_path or not input_path:
-        raise ValueError("give model_path=... and input_path=...")
+        raise ValueError("give input_path=... (and model_path=... for another model than M5-HighSR)")
     if xla and requested() == "tensorflow":
         keep_xla_compilations()
     model, _ = load_separator(model_path, cfg["model_config"])

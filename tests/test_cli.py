@@ -200,10 +200,6 @@ def error_line(argv, tmp_path, monkeypatch):
             "wavenet-j separate: --original-ckpt needs --config",
         ),
         (
-            ["separate", "song.mp3"],
-            "wavenet-j separate: one of the arguments --model --original-ckpt is required",
-        ),
-        (
             ["separate", "song.mp3", "--model", "m.keras", "--original-ckpt", "ckpt"],
             "wavenet-j separate: argument --original-ckpt: not allowed with argument --model",
         ),

@@ -70,7 +70,12 @@ def _load_config(spec):
 
 
 def _model_name(path):
-    """A column name: the file's stem, or its folder's name for a run's ``best.keras``."""
+    """A column name: a released model's name, the file's stem, or its folder's name for a run's
+    ``best.keras``."""
+    from wavenet_j.interop.pretrained import RELEASED
+
+    if path in RELEASED:
+        return path
     stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
     return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "best" else stem
 
@@ -115,20 +120,69 @@ def _train(args):
     print(f"best model: {result['best_model']}\nTensorBoard: tensorboard --logdir {result['log_dir']}")
 
 
-def _import_original(args):
-    from wavenet_j.atomic import atomic_path
+class _DownloadBar:
+    """``progress(done, total)`` as a bar in bytes, shown from a download's first bytes."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done, total):
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(desc="downloading the released models", unit="B", unit_scale=True)
+        self.bar.total, self.bar.n = total, done
+        self.bar.refresh()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _load(path, config=None):
+    """``load_separator``, with a progress bar where a released model is downloaded."""
     from wavenet_j.interop import load_separator
 
-    model, _ = load_separator(args.checkpoint, _load_config(args.config))
+    bar = _DownloadBar()
+    try:
+        return load_separator(path, config, bar)
+    finally:
+        bar.close()
+
+
+def _pretrained(args):
+    from wavenet_j.interop import pretrained
+
+    if args.from_zip:
+        pretrained.install_from_zip(args.from_zip)
+    elif args.from_dir:
+        pretrained.install_from_dir(args.from_dir)
+    elif args.download:
+        _load(pretrained.DEFAULT)
+    print("| model | config | separates | rate | published (MUSDB18 test, median SDR (mean)) | cached |")
+    print("|---|---|---|---|---|---|")
+    for name, model in pretrained.RELEASED.items():
+        cached = pretrained.model_path(name) if pretrained.installed(name) else "no"
+        default = " (default)" if name == pretrained.DEFAULT else ""
+        print(
+            f"| {name}{default} | {model.config} | {model.separates} | {model.rate} Hz | {model.published} "
+            f"| {cached} |"
+        )
+
+
+def _import_original(args):
+    from wavenet_j.atomic import atomic_path
+
+    model, _ = _load(args.checkpoint, _load_config(args.config))
     with atomic_path(args.output) as temporary:
         model.save(temporary)
     print(f"wrote {args.output}")
 
 
 def _export(args):
-    from wavenet_j.interop import export_model, load_separator
+    from wavenet_j.interop import export_model
 
-    model, _ = load_separator(args.model)
+    model, _ = _load(args.model)
     export_model(model, args.output, args.format)
     print(f"wrote {args.output}")
 
@@ -137,12 +191,12 @@ def _separate(args):
     from tqdm import tqdm
 
     from wavenet_j.audio import AudioError, audio_files
-    from wavenet_j.interop import load_separator
+    from wavenet_j.interop.pretrained import DEFAULT
     from wavenet_j.separation import stem_plan
 
-    ((_, path, config),) = _models(args)
+    ((_, path, config),) = _models(args) or [(DEFAULT, DEFAULT, None)]
     songs = audio_files(args.songs)
-    model, _ = load_separator(path, config)
+    model, _ = _load(path, config)
     try:
         stems = stem_plan(
             songs, args.output, model.output, template=args.filename, ext=_ext(args), encoding=args.encoding
@@ -357,13 +411,14 @@ def _add_overrides(parser):
 def _add_model_options(parser, several):
     """``--model`` or ``--original-ckpt`` with ``--config``: exclusive for one model, both allowed for
     several (``evaluate`` compares them)."""
-    group = parser if several else parser.add_mutually_exclusive_group(required=True)
-    repeatable = " (repeatable)" if several else ""
+    group = parser if several else parser.add_mutually_exclusive_group()
+    more = " (repeatable)" if several else "; default: M5-HighSR"
     group.add_argument(
         "--model",
         action="append" if several else "store",
         default=[] if several else None,
-        help=f"a .keras model, e.g. checkpoints/<id>/best.keras{repeatable}",
+        help="a released model (M4, M5-HighSR, M6: downloaded on first use) or a .keras model, "
+        f"e.g. checkpoints/<id>/best.keras{more}",
     )
     group.add_argument(
         "--original-ckpt", help="an original Wave-U-Net TF1 checkpoint prefix (needs --config)"
@@ -479,6 +534,24 @@ def _add_import_original_command(commands):
     original.add_argument("-o", "--output", required=True, help="where to write the .keras model")
 
 
+def _add_pretrained_command(commands):
+    pretrained = _command(
+        commands,
+        "pretrained",
+        _pretrained,
+        "the original Wave-U-Net's released models (M4, M5-HighSR, M6): list, download or install them",
+        "wavenet-j pretrained --from-zip ~/Downloads/models.zip",
+    )
+    source = pretrained.add_mutually_exclusive_group()
+    source.add_argument(
+        "--download", action="store_true", help="download and install them now ($WAVENET_J_MODELS_URL)"
+    )
+    source.add_argument("--from-zip", metavar="ZIP", help="install from a copy of the original's models.zip")
+    source.add_argument(
+        "--from-dir", metavar="DIR", help="install from its unzipped checkpoints/ folder (or its parent)"
+    )
+
+
 def _add_export_command(commands):
     export = _command(
         commands,
@@ -500,7 +573,7 @@ def _add_separate_command(commands):
         "separate",
         _separate,
         "separate songs (any format ffmpeg reads) into stems",
-        "wavenet-j separate song.mp3 other.flac --model checkpoints/j1/best.keras -o separated",
+        "wavenet-j separate song.mp3 other.flac  (M5-HighSR; --model checkpoints/j1/best.keras for yours)",
     )
     separate.add_argument(
         "songs",
@@ -685,6 +758,7 @@ def build_parser():
         _add_models_command,
         _add_train_command,
         _add_import_original_command,
+        _add_pretrained_command,
         _add_export_command,
         _add_separate_command,
         _add_evaluate_command,
@@ -709,6 +783,8 @@ def _require_tensorflow_where_needed(args):
     """Exports and TF1 checkpoints need TensorFlow: said before a model is built, not after."""
     if args.command == "export":
         require_tensorflow("exporting a SavedModel or TFLite file")
+    if args.command == "pretrained" and (args.download or args.from_zip or args.from_dir):
+        require_tensorflow("installing the original's released models (TF1 checkpoints)")
     if args.command == "import-original" or getattr(args, "original_ckpt", None):
         require_tensorflow("reading an original TF1 checkpoint")
 

@@ -61,13 +61,17 @@ def keep_jax_compilations():
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
-def _cache_folder(name):
-    """``$WAVENET_J_CACHE/<name>`` (by default ``~/.cache/wavenet_j/<name>``), made; None where it
-    cannot be: each run compiles again."""
-    root = os.environ.get("WAVENET_J_CACHE") or os.path.join(
+def cache_root():
+    """The project's cache: ``$WAVENET_J_CACHE``, else ``$XDG_CACHE_HOME/wavenet_j``, else
+    ``~/.cache/wavenet_j`` (compilations, the released models)."""
+    return os.environ.get("WAVENET_J_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "wavenet_j"
     )
-    folder = os.path.join(root, name)
+
+
+def _cache_folder(name):
+    """``<cache_root()>/<name>``, made; None where it cannot be: each run compiles again."""
+    folder = os.path.join(cache_root(), name)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError:

@@ -1,4 +1,5 @@
-"""Models in and out of the project: the original Wave-U-Net's TF1 checkpoints and configs, exports."""
+"""Models in and out of the project: the original Wave-U-Net's TF1 checkpoints, configs and released
+models, exports."""
 
 from wavenet_j.interop.export import FORMATS, export_model
 from wavenet_j.interop.load import load_separator
@@ -8,9 +9,12 @@ from wavenet_j.interop.original import (
     import_original_checkpoint,
     original_variable_names,
 )
+from wavenet_j.interop.pretrained import RELEASED, PretrainedError
 
 __all__ = [
     "FORMATS",
+    "RELEASED",
+    "PretrainedError",
     "CheckpointMismatch",
     "export_model",
     "from_original_config",

@@ -1,4 +1,5 @@
-"""One way to get a separator from wherever it lives: a ``.keras`` file or an original TF1 checkpoint."""
+"""One way to get a separator from wherever it lives: a released model's name, a ``.keras`` file or an
+original TF1 checkpoint."""
 
 import os
 import zipfile
@@ -7,13 +8,18 @@ import keras
 
 from wavenet_j.configs import ConfigError
 from wavenet_j.interop.original import import_original_checkpoint
+from wavenet_j.interop.pretrained import RELEASED, released_model
 from wavenet_j.models import build_separator
 
 
-def load_separator(path, model_config=None):
-    """``(model, model_config)`` from a ``.keras`` file, or from an original checkpoint prefix
-    (which needs the ``model_config`` it was trained with)."""
+def load_separator(path, model_config=None, progress=None):
+    """``(model, model_config)`` from a released model's name (``M4``, ``M5-HighSR``, ``M6``: downloaded
+    on first use, ``progress(done, total)`` in bytes), a ``.keras`` file, or an original checkpoint
+    prefix (which needs the ``model_config`` it was trained with; a name or ``.keras`` file carries its
+    own)."""
     path = os.fspath(path)
+    if path in RELEASED:
+        path = released_model(path, progress)
     if path.endswith(".keras"):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"no model at {path!r}")
