@@ -130,13 +130,16 @@ class _DownloadBar:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(desc="downloading the released models", unit="B", unit_scale=True)
-        self.bar.total, self.bar.n = total, done
-        self.bar.refresh()
+            self.bar = tqdm(desc="downloading the released models", unit="B", unit_scale=True, initial=done)
+        self.bar.total = total
+        self.bar.update(done - self.bar.n)  # redrawn at tqdm's pace, not at every chunk
+        if done == total:
+            self.close()  # importing follows: the bar's clock stops here
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _load(path, config=None):

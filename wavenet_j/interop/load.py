@@ -31,6 +31,7 @@ def load_separator(path, model_config=None, progress=None):
         return model, model.model_config
     if model_config is None:
         raise ConfigError(
-            f"{path!r} is not a .keras file; an original checkpoint needs its config (e.g. --config M5)"
+            f"{path!r} is neither a released model ({', '.join(RELEASED)}) nor a .keras file; an original "
+            f"checkpoint needs its config (e.g. --config M5)"
         )
     return import_original_checkpoint(build_separator(model_config), path, model_config), model_config
