@@ -121,10 +121,17 @@ def _train(args):
 
 
 class _DownloadBar:
-    """``progress(done, total)`` as a bar in bytes, shown from a download's first bytes."""
+    """``progress(done, total)`` as a bar in bytes, shown from a download's first bytes; a context
+    manager that closes it however the download ends."""
 
     def __init__(self):
         self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        self.close()
 
     def __call__(self, done, total):
         from tqdm import tqdm
@@ -146,11 +153,8 @@ def _load(path, config=None):
     """``load_separator``, with a progress bar where a released model is downloaded."""
     from wavenet_j.interop import load_separator
 
-    bar = _DownloadBar()
-    try:
+    with _DownloadBar() as bar:
         return load_separator(path, config, bar)
-    finally:
-        bar.close()
 
 
 def _pretrained(args):
@@ -161,7 +165,8 @@ def _pretrained(args):
     elif args.from_dir:
         pretrained.install_from_dir(args.from_dir)
     elif args.download:
-        _load(pretrained.DEFAULT)
+        with _DownloadBar() as bar:
+            pretrained.released_model(pretrained.DEFAULT, bar)  # installs all three, loads none
     print("| model | config | separates | rate | published (MUSDB18 test, median SDR (mean)) | cached |")
     print("|---|---|---|---|---|---|")
     for name, model in pretrained.RELEASED.items():
@@ -786,8 +791,6 @@ def _require_tensorflow_where_needed(args):
     """Exports and TF1 checkpoints need TensorFlow: said before a model is built, not after."""
     if args.command == "export":
         require_tensorflow("exporting a SavedModel or TFLite file")
-    if args.command == "pretrained" and (args.download or args.from_zip or args.from_dir):
-        require_tensorflow("installing the original's released models (TF1 checkpoints)")
     if args.command == "import-original" or getattr(args, "original_ckpt", None):
         require_tensorflow("reading an original TF1 checkpoint")
 

@@ -21,6 +21,7 @@ from wavenet_j.startup import cache_root
 # The link in the original's README (f90/Wave-U-Net).
 MODELS_URL = "https://www.dropbox.com/s/oq0woy3cmf5s8y7/models.zip?dl=1"
 DEFAULT = "M5-HighSR"
+_INSTALLING = "installing the original's released models (TF1 checkpoints)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +84,8 @@ def released_model(name, progress=None):
 
 def install_from_url(url, progress=None):
     """Download the models zip (resuming a killed download), install every model, remove the zip."""
-    require_tensorflow("installing the original's released models (TF1 checkpoints)")
-    folder = os.path.join(cache_root(), "downloads")
-    os.makedirs(folder, exist_ok=True)
-    archive = os.path.join(folder, "models.zip")
+    require_tensorflow(_INSTALLING)
+    archive = os.path.join(_made(os.path.join(cache_root(), "downloads")), "models.zip")
     how = "; or download it yourself and run: wavenet-j pretrained --from-zip models.zip"
     try:
         download(url, archive, progress)
@@ -103,14 +102,13 @@ def install_from_url(url, progress=None):
 
 def install_from_zip(path):
     """Install every released model from the original's ``models.zip`` at ``path``."""
-    require_tensorflow("installing the original's released models (TF1 checkpoints)")
+    require_tensorflow(_INSTALLING)
     try:
         with zipfile.ZipFile(path) as archive:
             broken = archive.testzip()
             if broken is not None:
                 raise PretrainedError(f"{path!r} is corrupt: {broken!r} fails its CRC; nothing installed")
-            os.makedirs(cache_root(), exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix=".unzipped-", dir=cache_root()) as folder:
+            with tempfile.TemporaryDirectory(prefix=".unzipped-", dir=_made(cache_root())) as folder:
                 archive.extractall(folder)
                 install_from_dir(folder, shown=path)
     except (zipfile.BadZipFile, EOFError) as error:
@@ -123,7 +121,7 @@ def install_from_dir(folder, shown=None):
     from wavenet_j.interop.original import CheckpointMismatch, import_original_checkpoint
     from wavenet_j.models import build_separator
 
-    require_tensorflow("installing the original's released models (TF1 checkpoints)")
+    require_tensorflow(_INSTALLING)
     shown = shown or folder
     prefixes = {name: _checkpoint(folder, model, shown) for name, model in RELEASED.items()}
     staging = tempfile.mkdtemp(prefix=".installing-", dir=_made(os.path.join(cache_root(), "models")))
