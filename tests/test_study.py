@@ -89,11 +89,16 @@ def test_tiny_study_trains_evaluates_and_reuses_its_runs(tmp_path):
         "fig3_accompaniment.png",
         "fig3_accompaniment.svg",
     }
+    proxies = report["proxies"]["vocals"]
+    assert list(proxies)[:2] == ["J", "grad_norm"] and {"synflow", "naswot", "vote"} <= set(proxies)
+    assert proxies["J"]["spearman"] == report["correlation"]["vocals"]["mean_sdr"]["spearman"]
+    assert "| synflow |" in open(os.path.join(out, "report.md")).read()
     stamps = {p: os.path.getmtime(p) for p in _results_and_models(tmp_path)}
     assert len(stamps) == 12  # 6 best.keras, 6 track scores
     again = run_study(out, pairs=pairs, tables=False, overrides=overrides)
     assert {p: os.path.getmtime(p) for p in _results_and_models(tmp_path)} == stamps  # reused, not redone
     assert again["train_seconds"] == report["train_seconds"]
+    assert again["proxies"] == report["proxies"]  # read back from the records, not measured again
     with open(os.path.join(out, "study.json")) as handle:
         manifest = json.load(handle)
     assert manifest["models"]["J1"]["run"].endswith("study-J1") and "1" in manifest["models"]["J1"]["results"]

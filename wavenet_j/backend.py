@@ -6,6 +6,7 @@ models, training, separation and evaluation. Exporting a SavedModel / TFLite fil
 checkpoint need TensorFlow: ``require_tensorflow`` says so in one line.
 """
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -90,3 +91,48 @@ def inference_fn(fn, model, jit_compile=False):
             return to_numpy(fn(*keras.tree.map_structure(keras.ops.convert_to_tensor, arrays)))
 
     return call
+
+
+def value_and_grad(fn, tensors):
+    """``(fn(tensors), [d fn / d tensor, ...])`` for a scalar function of a list of tensors, on this
+    backend; a tensor ``fn`` does not depend on gets zeros. Only ``tensors`` are differentiated, so a
+    model whose variables ``fn`` maps to them (``keras.StatelessScope``) keeps its own gradients unset."""
+    import keras
+
+    backend = current()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tensors = [tf.convert_to_tensor(t) for t in tensors]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            value = fn(tensors)
+        gradients = tape.gradient(value, tensors)
+    elif backend == "jax":
+        import jax
+
+        value, gradients = jax.value_and_grad(fn)([keras.ops.convert_to_tensor(t) for t in tensors])
+    else:
+        import torch
+
+        tensors = [keras.ops.convert_to_tensor(t).detach().requires_grad_(True) for t in tensors]
+        value = fn(tensors)
+        gradients = torch.autograd.grad(value, tensors, allow_unused=True)
+        value = value.detach()
+    return value, [keras.ops.zeros_like(t) if g is None else g for t, g in zip(tensors, gradients)]
+
+
+@contextlib.contextmanager
+def float64_enabled():
+    """Within it, float64 tensors are float64 on every backend (JAX otherwise computes them in float32)."""
+    if current() != "jax":
+        yield
+        return
+    import jax
+
+    previous = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        jax.config.update("jax_enable_x64", previous)

@@ -395,14 +395,44 @@ def _study(args):
 
 def _search(args):
     from wavenet_j.configs import parse_overrides
-    from wavenet_j.studies import plan_search, search
+    from wavenet_j.studies import plan_search, rank_by_proxy, search
 
     options = dict(base=_base(args.base), overrides=parse_overrides(args.set))
+    if args.proxy != "J":
+        print(json.dumps(rank_by_proxy(args.candidates, args.proxy, **options), indent=1))
+        return
     if args.plan:
         _print_plan(plan_search(args.candidates, args.output, **options))
         print(f"(the U models train only if among the top {args.top_k})")
         return
     print(json.dumps(search(args.candidates, args.output, top_k=args.top_k, **options), indent=1))
+
+
+def _bench_arch(args):
+    from wavenet_j.configs import parse_overrides
+    from wavenet_j.studies import plan_bench, run_bench
+
+    options = dict(
+        count=args.count,
+        seed=args.seed,
+        base=_base(args.base),
+        overrides=parse_overrides(args.set),
+        study_id=args.study_id,
+    )
+    if args.plan:
+        _print_plan(plan_bench(args.output, shard=args.shard, **options))
+        return
+    report = run_bench(args.output, shard=args.shard, merge=args.merge, **options)
+    if args.shard:
+        print(
+            f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['variants'])} in {args.output}; "
+            f"run bench-arch again without --shard (or with --merge) for the report"
+        )
+    else:
+        with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
+            print(handle.read())
+    if report["gaps"]:
+        sys.exit(f"wavenet-j bench-arch: gaps in the results: {sorted(report['gaps'])}")
 
 
 def _add_overrides(parser):
@@ -740,11 +770,46 @@ def _add_search_command(commands):
     )
     search.add_argument("candidates", nargs="+", metavar="U_MODEL")
     _add_study_options(search)
-    search.add_argument("--top-k", type=_positive, default=2)
+    search.add_argument(
+        "--proxy",
+        default="J",
+        help="J: rank by the J twins' validation loss (trains them, then the top k as U; the default); "
+        "or a training-free proxy at initialisation, which trains nothing: grad_norm, snip, grasp, fisher, "
+        "synflow, jacob_cov, naswot, params, flops or vote (docs/study.md defines each)",
+    )
+    search.add_argument("--top-k", type=_positive, default=2, help="U models trained after ranking by J")
     search.add_argument(
         "--plan", action="store_true", help="print the runs and their estimated training times; train nothing"
     )
     search.add_argument("-o", "--output", default="search")
+
+
+def _add_bench_arch_command(commands):
+    bench = _command(
+        commands,
+        "bench-arch",
+        _bench_arch,
+        "sample Wave-U-Net variants around U1, train each as U, J and L, compute every proxy, "
+        "and score the proxies by rank correlation",
+        "wavenet-j bench-arch -n 24 --with tiny -o docs/study/bench",
+    )
+    bench.add_argument("-n", "--count", type=_positive, default=24, help="variants (U1 is the first)")
+    bench.add_argument("--seed", type=int, default=0, help="of the sampler: another seed, other variants")
+    _add_study_options(bench)
+    bench.add_argument("--study-id", default="bench", help="runs are <model_base_dir>/<study-id>-<kind>-v<i>")
+    bench.add_argument(
+        "--plan", action="store_true", help="print the runs still to train and their estimated times"
+    )
+    machines = bench.add_mutually_exclusive_group()
+    machines.add_argument(
+        "--shard",
+        type=_shard,
+        help="i/n: every n-th variant from the i-th (one of n machines sharing OUTPUT)",
+    )
+    machines.add_argument(
+        "--merge", action="store_true", help="train nothing: report on what the shards wrote"
+    )
+    bench.add_argument("-o", "--output", default="docs/study/bench")
 
 
 def build_parser():
@@ -773,6 +838,7 @@ def build_parser():
         _add_plot_command,
         _add_study_command,
         _add_search_command,
+        _add_bench_arch_command,
     ):
         add_command(commands)
     return parser

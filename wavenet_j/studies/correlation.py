@@ -8,8 +8,15 @@ class StudyError(ValueError):
     """Results that cannot be compared as asked (too few pairs, different test sets, missing runs)."""
 
 
-def correlate(u_scores, j_scores, bootstrap=2000, seed=0):
-    """Pearson and Spearman correlation of paired scores, each with a 95% percentile bootstrap interval."""
+MEASURES = {
+    "pearson": lambda a, b: stats.pearsonr(a, b)[0],
+    "spearman": lambda a, b: stats.spearmanr(a, b)[0],
+    "kendall": lambda a, b: stats.kendalltau(a, b)[0],
+}
+
+
+def correlate(u_scores, j_scores, bootstrap=2000, seed=0, measures=("pearson", "spearman")):
+    """Correlations of paired scores (``MEASURES``), each with a 95% percentile bootstrap interval."""
     u, j = np.asarray(u_scores, dtype=float), np.asarray(j_scores, dtype=float)
     if len(u) != len(j):
         raise StudyError(f"{len(u)} U scores but {len(j)} J scores: they must be pairs")
@@ -18,10 +25,8 @@ def correlate(u_scores, j_scores, bootstrap=2000, seed=0):
     result = {"pairs": len(u)}
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(u), size=(bootstrap, len(u)))
-    for name, function in (
-        ("pearson", lambda a, b: stats.pearsonr(a, b)[0]),
-        ("spearman", lambda a, b: stats.spearmanr(a, b)[0]),
-    ):
+    for name in measures:
+        function = MEASURES[name]
         result[name] = float(function(u, j))
         samples = [function(u[d], j[d]) for d in draws if np.ptp(u[d]) > 0 and np.ptp(j[d]) > 0]
         result[f"{name}_ci95"] = [

@@ -26,3 +26,35 @@ def pair_scatter(points, origin, title, path_base):
     axes.grid(alpha=0.3)
     figure.tight_layout()
     return save_figure(figure, path_base)
+
+
+def rho_against_cost(scores, targets, path_base):
+    """Each proxy's Spearman rho with its 95% interval (one panel per target) against its median cost
+    in seconds, log scale; ``scores`` as ``scoring.score_proxies`` gives them."""
+    figure, panels = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 4.8), squeeze=False)
+    for axes, target in zip(panels[0], targets):
+        for proxy, result in scores.items():
+            entry = result["targets"].get(target, {})
+            if "spearman" not in entry:
+                continue
+            rho, (low, high) = entry["spearman"], entry["spearman_ci95"]
+            cost = max(result["median_seconds"], 1e-3)
+            training = proxy in ("J", "L") or proxy.startswith("U@")
+            axes.errorbar(
+                cost,
+                rho,
+                yerr=[[rho - low], [high - rho]],
+                fmt="s" if training else "o",
+                color="tab:red" if training else "tab:blue",
+                capsize=3,
+                zorder=3,
+            )
+            axes.annotate(proxy, (cost, rho), textcoords="offset points", xytext=(5, 3), fontsize=8)
+        axes.axhline(0, color="grey", linewidth=0.8)
+        axes.set_xscale("log")
+        axes.set_xlabel("cost per variant [s] (log scale)")
+        axes.set_ylabel(f"Spearman rho with U's {target.replace('_', ' ')}")
+        axes.grid(alpha=0.3)
+    figure.suptitle("Proxies: rank correlation with the trained U models against cost (red: trained)")
+    figure.tight_layout()
+    return save_figure(figure, path_base)

@@ -7,6 +7,12 @@ from wavenet_j.evaluation.statistics import PAPER_SOURCES, format_cell, summariz
 from wavenet_j.studies.paper import ORIGINAL_ONLY, TABLES, model_and_stages
 
 
+def _with_interval(entry, measure):
+    """``0.52 [-0.28, 0.95]``: a correlation and its 95% interval."""
+    low, high = entry[f"{measure}_ci95"]
+    return f"{entry[measure]:.2f} [{low:.2f}, {high:.2f}]"
+
+
 def _cell(ours, paper):
     mine = format_cell(ours)
     return mine if paper is None else f"{mine} ({format_cell(paper)})"
@@ -89,12 +95,13 @@ def report_markdown(report):
             continue
         c = result["mean_sdr"]
         lines.append(
-            f"- {source}, mean SDR over {c['pairs']} pairs: Pearson {c['pearson']:.2f} "
-            f"[{c['pearson_ci95'][0]:.2f}, {c['pearson_ci95'][1]:.2f}], "
-            f"Spearman {c['spearman']:.2f} [{c['spearman_ci95'][0]:.2f}, {c['spearman_ci95'][1]:.2f}]; "
+            f"- {source}, mean SDR over {c['pairs']} pairs: Pearson {_with_interval(c, 'pearson')}, "
+            f"Spearman {_with_interval(c, 'spearman')}; "
             f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs "
             f"in the first or third quadrant"
         )
+    for source, results in report.get("proxies", {}).items():
+        lines += ["", pair_proxies_markdown(source, results)]
     times = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(report["train_seconds"].items()))
     lines += ["", f"Training time per model (s): {times}", ""]
     if report["gaps"]:
@@ -103,4 +110,45 @@ def report_markdown(report):
         if path.endswith(".md"):
             with open(path, encoding="utf-8") as handle:
                 lines += [handle.read()]
+    return "\n".join(lines) + "\n"
+
+
+def proxy_table_markdown(scores, target, order):
+    """One target's rows: each proxy's cost, Spearman and Kendall with their intervals, top-3 hits."""
+    lines = [
+        f"**{target.replace('_', ' ')}** of the trained U models",
+        "",
+        "| proxy | variants | seconds | share of a U training | Spearman rho [95%] | Kendall tau [95%] "
+        "| top-3 of 8 holds the best |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for proxy in order:
+        result = scores[proxy]
+        entry = result["targets"][target]
+        cost = f"| {result['median_seconds']:.3g} | {100 * result['share_of_u_training']:.2g}% |"
+        if "gap" in entry:
+            lines.append(f"| {proxy} | {result['variants']} {cost} {entry['gap']} | | |")
+            continue
+        cells = [_with_interval(entry, m) for m in ("spearman", "kendall")]
+        lines.append(
+            f"| {proxy} | {result['variants']} {cost} {cells[0]} | {cells[1]} "
+            f"| {100 * entry['top3_hit_rate']:.0f}% |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def pair_proxies_markdown(source, results):
+    """Each proxy of the pairs' U models against the U models' mean SDR of ``source``, J first."""
+    lines = [
+        f"Proxies of the pairs' U models against their mean SDR of {source} (J: the J twins' mean SDR):",
+        "",
+        "| proxy | Spearman rho [95%] | Kendall tau [95%] |",
+        "|---|---|---|",
+    ]
+    for proxy, entry in results.items():
+        if "gap" in entry:
+            lines.append(f"| {proxy} | {entry['gap']} | |")
+            continue
+        cells = [_with_interval(entry, m) for m in ("spearman", "kendall")]
+        lines.append(f"| {proxy} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
-"""Architecture search with J twins: rank U variants by their cheap random-encoder twins and train
-only the best."""
+"""Architecture search: rank U variants by their cheap random-encoder (J) twins and train only the best,
+or rank them in seconds by a training-free proxy."""
 
 import json
 import os
@@ -7,7 +7,9 @@ import os
 import numpy as np
 
 from wavenet_j.atomic import write_text
+from wavenet_j.configs import ConfigError, resolve_config
 from wavenet_j.studies.correlation import StudyError
+from wavenet_j.studies.proxies import PROXIES, VOTE, compute_proxies, vote
 from wavenet_j.studies.study import Study
 
 
@@ -58,3 +60,28 @@ def search(candidates, out_dir, *, base=("tiny",), top_k=2, study_id="search", o
     }
     write_text(os.path.join(out_dir, "search.json"), json.dumps(result, indent=1))
     return result
+
+
+def rank_by_proxy(candidates, proxy, *, base=("tiny",), overrides=None):
+    """Rank candidates by a training-free proxy (``proxies.PROXIES`` or ``vote``) at their initial
+    weights, best first; nothing trains, so the ranking takes seconds a candidate."""
+    if proxy not in (*PROXIES, "vote"):
+        raise StudyError(f"unknown proxy {proxy!r}; known: J, {', '.join(PROXIES)}, vote")
+    names = list(dict.fromkeys(candidates))
+    try:
+        configs = {name: resolve_config([name, *base], overrides) for name in names}
+    except ConfigError as error:
+        raise StudyError(str(error)) from error
+    measured = {name: compute_proxies(configs[name], VOTE if proxy == "vote" else (proxy,)) for name in names}
+    if proxy == "vote":
+        values = dict(zip(names, vote({p: [measured[n][p]["value"] for n in names] for p in VOTE})))
+        seconds = {n: sum(r["seconds"] for r in measured[n].values()) for n in names}
+    else:
+        values = {n: measured[n][proxy]["value"] for n in names}
+        seconds = {n: measured[n][proxy]["seconds"] for n in names}
+    ranking = sorted(names, key=lambda n: -values[n])
+    return {
+        f"ranking_by_{proxy}": [{"model": n, proxy: values[n], "seconds": seconds[n]} for n in ranking],
+        "chosen": ranking[0],
+        "seconds": round(sum(seconds.values()), 1),
+    }

@@ -19,6 +19,7 @@ from wavenet_j.evaluation.musdb import evaluate_model, load_scores
 from wavenet_j.evaluation.statistics import PAPER_SOURCES, summarize
 from wavenet_j.studies.correlation import StudyError, correlate, quadrant_share
 from wavenet_j.studies.figures import FIGURES, pair_scatter
+from wavenet_j.studies.proxies import PROXIES, VOTE, compute_proxies, vote
 from wavenet_j.studies.paper import ORIGINAL_ONLY, PAIRS, TABLES, model_and_stages
 from wavenet_j.studies.report import report_markdown, write_tables
 
@@ -31,13 +32,26 @@ class Study:
     """
 
     def __init__(
-        self, out_dir, *, base=("tiny",), study_id="study", overrides=None, windows="original", train=True
+        self,
+        out_dir,
+        *,
+        base=("tiny",),
+        study_id="study",
+        overrides=None,
+        windows="original",
+        train=True,
+        variants=None,
     ):
         self.out_dir, self.base, self.study_id, self.windows = out_dir, list(base), study_id, windows
         self.overrides, self.train = dict(overrides or {}), train
+        self.variants = dict(variants or {})
         self.gaps, self.test_set = {}, None
 
     def config(self, name):
+        """A named config on the study's base, or a model of ``variants`` (``{name: overrides}``, applied
+        after the base and before the study's overrides)."""
+        if name in self.variants:
+            return resolve_config(self.base, {**self.variants[name], **self.overrides})
         return resolve_config([name, *self.base], self.overrides)
 
     def check(self, names, corpus=True):
@@ -89,6 +103,17 @@ class Study:
             record.update(run=run_dir, train_seconds=seconds)
             self._save(name, record)
         return os.path.join(run_dir, "best.keras")
+
+    def proxies(self, name):
+        """``{proxy: {"value", "seconds"}}`` of ``name`` at initialisation, computed once into its record
+        (with ``train=False`` only what a record holds)."""
+        record = self.record(name)
+        known = record.setdefault("proxies", {})
+        missing = [proxy for proxy in PROXIES if proxy not in known]
+        if missing and self.train:
+            known.update(compute_proxies(self.config(name), missing))
+            self._save(name, record)
+        return known
 
     def check_pairs(self, pairs):
         """Each pair names the trained model first and its randomly weighted twin second (``U1/J1``),
@@ -291,6 +316,7 @@ def run_study(
                 source_points, origin, f"Mean SDR of {source}: U vs J", os.path.join(out_dir, FIGURES[source])
             )
         report["correlation"][source] = _correlation(source_points, origin)
+    report["proxies"] = _proxy_correlations(study, pairs, points)
     if tables:
         report["tables"] = write_tables(study, out_dir)
     records = {model: study.record(model) for model, _ in needed}
@@ -321,6 +347,30 @@ def _pair_points(study, pairs):
         for source in points:
             points[source][f"{u_name}/{j_name}"] = (u_mean[source], j_mean[source])
     return points
+
+
+def _proxy_correlations(study, pairs, points):
+    """``{source: {proxy: Spearman and Kendall with intervals}}`` of each proxy of the pairs' U models
+    (and of J's mean SDR, first) against the U models' mean SDR; a proxy some U lacks is left out."""
+    results = {}
+    for source, source_points in points.items():
+        labels = [f"{u}/{j}" for u, j in pairs if f"{u}/{j}" in source_points]
+        u_names = [label.split("/")[0] for label in labels]
+        values = {"J": [source_points[label][1] for label in labels]}
+        measured = {name: study.proxies(name) for name in u_names}
+        for proxy in PROXIES:
+            if all(proxy in measured[name] for name in u_names):
+                values[proxy] = [measured[name][proxy]["value"] for name in u_names]
+        if all(proxy in values for proxy in VOTE):
+            values["vote"] = vote(values)
+        truth = [source_points[label][0] for label in labels]
+        results[source] = {}
+        for proxy, proxy_values in values.items():
+            try:
+                results[source][proxy] = correlate(truth, proxy_values, measures=("spearman", "kendall"))
+            except StudyError as error:
+                results[source][proxy] = {"gap": str(error)}
+    return results
 
 
 def _correlation(points, origin):
