@@ -30,13 +30,15 @@ def _kernels(model):
 
 
 def _values(model):
-    return [v.value for v in model.trainable_variables]
+    """The trainable variables' values as tensors no gradient flows back from (PyTorch's would)."""
+    return [ops.stop_gradient(v.value) for v in model.trainable_variables]
 
 
 def _loss_of_values(model, loss_fn, mix, targets):
     """The mean of ``loss_fn(model, mix, targets)`` (per-example losses) as a function of the values
     of the model's trainable variables."""
     variables = model.trainable_variables
+    mix, targets = keras.tree.map_structure(ops.convert_to_tensor, (mix, targets))  # NumPy - torch fails
 
     def loss(values):
         with keras.StatelessScope(state_mapping=list(zip(variables, values))):
