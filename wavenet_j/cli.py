@@ -381,16 +381,21 @@ def _study(args):
         _print_plan(plan_study(args.output, shard=args.shard, **options))
         return
     report = run_study(args.output, windows=args.windows, shard=args.shard, merge=args.merge, **options)
+    _print_report(args, report, report.get("models"), "the figures and tables")
+
+
+def _print_report(args, report, done, outputs):
+    """After ``study`` or ``bench-arch``: what a shard did (``done``), else ``report.md``; gaps exit 1."""
     if args.shard:
         print(
-            f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['models'])} in {args.output}; "
-            f"run the study again without --shard (or with --merge) for the figures and tables"
+            f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(done)} in {args.output}; "
+            f"run {args.command} again without --shard (or with --merge) for {outputs}"
         )
     else:
         with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
             print(handle.read())
     if report["gaps"]:
-        sys.exit(f"wavenet-j study: gaps in the results: {sorted(report['gaps'])}")
+        sys.exit(f"wavenet-j {args.command}: gaps in the results: {sorted(report['gaps'])}")
 
 
 def _search(args):
@@ -423,16 +428,7 @@ def _bench_arch(args):
         _print_plan(plan_bench(args.output, shard=args.shard, **options))
         return
     report = run_bench(args.output, shard=args.shard, merge=args.merge, **options)
-    if args.shard:
-        print(
-            f"shard {args.shard[0]}/{args.shard[1]} done: {', '.join(report['variants'])} in {args.output}; "
-            f"run bench-arch again without --shard (or with --merge) for the report"
-        )
-    else:
-        with open(os.path.join(args.output, "report.md"), encoding="utf-8") as handle:
-            print(handle.read())
-    if report["gaps"]:
-        sys.exit(f"wavenet-j bench-arch: gaps in the results: {sorted(report['gaps'])}")
+    _print_report(args, report, report["variants"], "the report")
 
 
 def _add_overrides(parser):

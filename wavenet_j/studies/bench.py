@@ -105,14 +105,12 @@ class Benchmark:
 
     def _trained(self, model, scored):
         """A kind's entry: its run's validation losses and time, and with ``scored`` its test SDRs."""
-        self.study.trained(model)
-        with open(os.path.join(self.study.run_dir(model), "result.json"), encoding="utf-8") as handle:
-            result = json.load(handle)
+        result = self.study.result(model)
         entry = {
             "validation_loss": result["best_validation_loss"],
             "validation_curve": validation_curve(result["log_dir"]),
             "steps": result["steps"],
-            "train_seconds": result.get("train_seconds", result.get("seconds_this_run")),
+            "train_seconds": self.study.record(model)["train_seconds"],
         }
         if scored:
             scores = self.study.scores(model)

@@ -19,8 +19,7 @@ def _twin(name):
 
 
 def _validation_loss(study, name):
-    with open(os.path.join(os.path.dirname(study.trained(name)), "result.json"), encoding="utf-8") as handle:
-        return json.load(handle)["best_validation_loss"]
+    return study.result(name)["best_validation_loss"]
 
 
 def _search_study(candidates, out_dir, **options):

@@ -87,8 +87,13 @@ class Study:
         )
 
     def trained(self, name):
-        """The best model of ``name``, training it (or resuming its run) if it has no result yet; its
-        record's ``train_seconds`` are the training time its run recorded, reused or not."""
+        """The best model of ``name``, trained (or its run resumed) if it has no result yet."""
+        self.result(name)
+        return os.path.join(self.run_dir(name), "best.keras")
+
+    def result(self, name):
+        """The summary of ``name``'s finished run (``result.json``), training it first if needed; its
+        record's ``train_seconds`` are the training time the run recorded, reused or not."""
         from wavenet_j.training import Trainer
 
         run_dir = self.run_dir(name)
@@ -102,7 +107,7 @@ class Study:
         if (record["run"], record["train_seconds"]) != (run_dir, seconds):
             record.update(run=run_dir, train_seconds=seconds)
             self._save(name, record)
-        return os.path.join(run_dir, "best.keras")
+        return result
 
     def proxies(self, name):
         """``{proxy: {"value", "seconds"}}`` of ``name`` at initialisation, computed once into its record
