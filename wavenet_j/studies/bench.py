@@ -176,9 +176,7 @@ def run_bench(out_dir, *, shard=None, merge=False, **options):
         "complete": sum(all(k in r for k in KINDS) and len(r["proxies"]) == len(PROXIES) for r in records),
         "scores": scores,
         "gaps": bench.gaps,
-        "figures": rho_against_cost(
-            scores, ("vocals_mean_sdr", "accompaniment_mean_sdr"), os.path.join(out_dir, "proxy_rho_vs_cost")
-        ),
+        "figures": rho_against_cost(scores, out_dir),
     }
     write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, sort_keys=True))
     write_text(os.path.join(out_dir, "report.md"), bench_markdown(report, records))

@@ -1,11 +1,16 @@
 """The paper's Fig. 2 and 3: U against J mean SDR, one labelled point per pair, quadrants at (U1, J1)."""
 
+import os
+
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from wavenet_j.evaluation.plots import save_figure  # noqa: E402
+from wavenet_j.evaluation.statistics import PAPER_SOURCES  # noqa: E402
+from wavenet_j.studies.scoring import target_label  # noqa: E402
 
 # Each source's figure, named as the paper numbers it.
 FIGURES = {"vocals": "fig2_vocals", "accompaniment": "fig3_accompaniment"}
@@ -28,11 +33,14 @@ def pair_scatter(points, origin, title, path_base):
     return save_figure(figure, path_base)
 
 
-def rho_against_cost(scores, targets, path_base):
-    """Each proxy's Spearman rho with its 95% interval (one panel per target) against its median cost
-    in seconds, log scale; ``scores`` as ``scoring.score_proxies`` gives them."""
+def rho_against_cost(scores, out_dir):
+    """``out_dir/proxy_rho_vs_cost``: each proxy's Spearman rho with its 95% interval against U's mean
+    SDR (one panel per source) over its median cost in seconds, log scale; ``scores`` as
+    ``scoring.score_table`` gives them."""
+    targets = [f"{source}_mean_sdr" for source in PAPER_SOURCES]
     figure, panels = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 4.8), squeeze=False)
     for axes, target in zip(panels[0], targets):
+        placed = []  # labelled points so far: a label near one moves down a line
         for proxy, result in scores.items():
             entry = result["targets"].get(target, {})
             if "spearman" not in entry:
@@ -49,12 +57,16 @@ def rho_against_cost(scores, targets, path_base):
                 capsize=3,
                 zorder=3,
             )
-            axes.annotate(proxy, (cost, rho), textcoords="offset points", xytext=(5, 3), fontsize=8)
+            near = sum(abs(np.log10(cost / c)) < 0.1 and abs(rho - r) < 0.05 for c, r in placed)
+            placed.append((cost, rho))
+            axes.annotate(
+                proxy, (cost, rho), textcoords="offset points", xytext=(5, 3 - 9 * near), fontsize=8
+            )
         axes.axhline(0, color="grey", linewidth=0.8)
         axes.set_xscale("log")
-        axes.set_xlabel("cost per variant [s] (log scale)")
-        axes.set_ylabel(f"Spearman rho with U's {target.replace('_', ' ')}")
+        axes.set_xlabel("cost per model [s] (log scale)")
+        axes.set_ylabel(f"Spearman rho with U's {target_label(target)}")
         axes.grid(alpha=0.3)
     figure.suptitle("Proxies: rank correlation with the trained U models against cost (red: trained)")
     figure.tight_layout()
-    return save_figure(figure, path_base)
+    return save_figure(figure, os.path.join(out_dir, "proxy_rho_vs_cost"))

@@ -5,6 +5,7 @@ import os
 from wavenet_j.atomic import write_text
 from wavenet_j.evaluation.statistics import PAPER_SOURCES, format_cell, summarize, table_rows
 from wavenet_j.studies.paper import ORIGINAL_ONLY, TABLES, model_and_stages
+from wavenet_j.studies.scoring import ordered, target_label
 
 
 def _with_interval(entry, measure):
@@ -100,8 +101,16 @@ def report_markdown(report):
             f"{100 * result['first_or_third_quadrant_share']:.0f}% of pairs "
             f"in the first or third quadrant"
         )
-    for source, results in report.get("proxies", {}).items():
-        lines += ["", pair_proxies_markdown(source, results)]
+    if report.get("proxies"):
+        lines += [
+            "",
+            "Proxies of the pairs' U models against the U models' mean SDR; J is the J twins' mean SDR of "
+            "the same source, its cost their training time.",
+            "",
+        ]
+        order = ordered(report["proxies"])
+        for source in PAPER_SOURCES:
+            lines += [proxy_table_markdown(report["proxies"], f"{source}_mean_sdr", order)]
     times = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(report["train_seconds"].items()))
     lines += ["", f"Training time per model (s): {times}", ""]
     if report["gaps"]:
@@ -116,9 +125,9 @@ def report_markdown(report):
 def proxy_table_markdown(scores, target, order):
     """One target's rows: each proxy's cost, Spearman and Kendall with their intervals, top-3 hits."""
     lines = [
-        f"**{target.replace('_', ' ')}** of the trained U models",
+        f"**{target_label(target)}** of the trained U models",
         "",
-        "| proxy | variants | seconds | share of a U training | Spearman rho [95%] | Kendall tau [95%] "
+        "| proxy | U models | seconds | share of a U training | Spearman rho [95%] | Kendall tau [95%] "
         "| top-3 of 8 holds the best |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -134,21 +143,4 @@ def proxy_table_markdown(scores, target, order):
             f"| {proxy} | {result['variants']} {cost} {cells[0]} | {cells[1]} "
             f"| {100 * entry['top3_hit_rate']:.0f}% |"
         )
-    return "\n".join(lines) + "\n"
-
-
-def pair_proxies_markdown(source, results):
-    """Each proxy of the pairs' U models against the U models' mean SDR of ``source``, J first."""
-    lines = [
-        f"Proxies of the pairs' U models against their mean SDR of {source} (J: the J twins' mean SDR):",
-        "",
-        "| proxy | Spearman rho [95%] | Kendall tau [95%] |",
-        "|---|---|---|",
-    ]
-    for proxy, entry in results.items():
-        if "gap" in entry:
-            lines.append(f"| {proxy} | {entry['gap']} | |")
-            continue
-        cells = [_with_interval(entry, m) for m in ("spearman", "kendall")]
-        lines.append(f"| {proxy} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines) + "\n"

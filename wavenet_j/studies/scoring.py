@@ -18,6 +18,13 @@ TARGETS = {
     "accompaniment_median_sdr": lambda r: r["U"]["median_sdr"]["accompaniment"],
     "validation_loss": lambda r: -r["U"]["validation_loss"],
 }
+
+
+def target_label(target):
+    """``vocals mean SDR`` for ``vocals_mean_sdr``: a target as tables and figures name it."""
+    return target.replace("_", " ").replace("sdr", "SDR")
+
+
 U_EPOCHS = (1, 2)  # the "U stopped after k epochs" training proxies
 TOP_K, SUBSET = 3, 8  # top-k hit rate: does the proxy's top 3 of 8 random candidates hold their best?
 
@@ -75,12 +82,17 @@ def top_k_hit_rate(proxy, target, k=TOP_K, subset=SUBSET, draws=2000, seed=0):
 
 
 def score_proxies(records, bootstrap=2000):
-    """Every proxy against every target: Spearman's rho and Kendall's tau with 95% bootstrap intervals,
-    the top-k hit rate, and the proxy's cost (median seconds, and as a share of a U training)."""
+    """Every proxy of the records against every target of ``TARGETS`` (``score_table``)."""
     records = [r for r in records if "U" in r]
-    table = proxy_values(records)
-    u_seconds = {r["name"]: r["U"]["train_seconds"] for r in records}
     targets = {t: {r["name"]: get(r) for r in records} for t, get in TARGETS.items()}
+    u_seconds = {r["name"]: r["U"]["train_seconds"] for r in records}
+    return score_table(proxy_values(records), targets, u_seconds, bootstrap)
+
+
+def score_table(table, targets, u_seconds, bootstrap=2000):
+    """Each proxy of ``table`` (as ``proxy_values`` gives it) against each of ``targets`` (``{target:
+    {model: truth}}``): Spearman's rho and Kendall's tau with 95% bootstrap intervals, the top-k hit
+    rate, and the proxy's cost (median seconds, and as a share of the model's U training)."""
     scores = {}
     for proxy, entry in table.items():
         names = sorted(entry["values"])

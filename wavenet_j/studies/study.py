@@ -18,10 +18,11 @@ from wavenet_j.data.tracks import DataError, detect_is_wav, musdb_tracks
 from wavenet_j.evaluation.musdb import evaluate_model, load_scores
 from wavenet_j.evaluation.statistics import PAPER_SOURCES, summarize
 from wavenet_j.studies.correlation import StudyError, correlate, quadrant_share
-from wavenet_j.studies.figures import FIGURES, pair_scatter
-from wavenet_j.studies.proxies import PROXIES, VOTE, compute_proxies, vote
+from wavenet_j.studies.figures import FIGURES, pair_scatter, rho_against_cost
+from wavenet_j.studies.proxies import PROXIES, compute_proxies
 from wavenet_j.studies.paper import ORIGINAL_ONLY, PAIRS, TABLES, model_and_stages
 from wavenet_j.studies.report import report_markdown, write_tables
+from wavenet_j.studies.scoring import proxy_values, score_table
 
 
 class Study:
@@ -321,7 +322,8 @@ def run_study(
                 source_points, origin, f"Mean SDR of {source}: U vs J", os.path.join(out_dir, FIGURES[source])
             )
         report["correlation"][source] = _correlation(source_points, origin)
-    report["proxies"] = _proxy_correlations(study, pairs, points)
+    report["proxies"] = _proxy_scores(study, pairs, points)
+    report["figures"] += rho_against_cost(report["proxies"], out_dir)
     if tables:
         report["tables"] = write_tables(study, out_dir)
     records = {model: study.record(model) for model, _ in needed}
@@ -354,28 +356,27 @@ def _pair_points(study, pairs):
     return points
 
 
-def _proxy_correlations(study, pairs, points):
-    """``{source: {proxy: Spearman and Kendall with intervals}}`` of each proxy of the pairs' U models
-    (and of J's mean SDR, first) against the U models' mean SDR; a proxy some U lacks is left out."""
-    results = {}
+def _proxy_scores(study, pairs, points):
+    """``score_table`` of every proxy of the pairs' U models against their mean SDR per source, J (the
+    J twin's mean SDR of that source, at its training time) beside them."""
+    labels = [f"{u}/{j}" for u, j in pairs if f"{u}/{j}" in points[PAPER_SOURCES[0]]]
+    twins = dict(label.split("/") for label in labels)
+    records = [
+        {"name": u, "U": {"train_seconds": study.record(u)["train_seconds"]}, "proxies": study.proxies(u)}
+        for u in twins
+    ]
+    table = proxy_values(records)
+    u_seconds = {r["name"]: r["U"]["train_seconds"] for r in records}
+    scores = {}
     for source, source_points in points.items():
-        labels = [f"{u}/{j}" for u, j in pairs if f"{u}/{j}" in source_points]
-        u_names = [label.split("/")[0] for label in labels]
-        values = {"J": [source_points[label][1] for label in labels]}
-        measured = {name: study.proxies(name) for name in u_names}
-        for proxy in PROXIES:
-            if all(proxy in measured[name] for name in u_names):
-                values[proxy] = [measured[name][proxy]["value"] for name in u_names]
-        if all(proxy in values for proxy in VOTE):
-            values["vote"] = vote(values)
-        truth = [source_points[label][0] for label in labels]
-        results[source] = {}
-        for proxy, proxy_values in values.items():
-            try:
-                results[source][proxy] = correlate(truth, proxy_values, measures=("spearman", "kendall"))
-            except StudyError as error:
-                results[source][proxy] = {"gap": str(error)}
-    return results
+        table["J"] = {
+            "values": {u: source_points[f"{u}/{j}"][1] for u, j in twins.items()},
+            "seconds": {u: study.record(j)["train_seconds"] for u, j in twins.items()},
+        }
+        truth = {f"{source}_mean_sdr": {u: source_points[f"{u}/{j}"][0] for u, j in twins.items()}}
+        for proxy, result in score_table(table, truth, u_seconds).items():
+            scores.setdefault(proxy, result)["targets"].update(result["targets"])
+    return scores
 
 
 def _correlation(points, origin):
