@@ -20,7 +20,7 @@ cfg = Ingredient("cfg")
 
 @cfg.config
 def base_config():
-    model_config = dict(BASE_CONFIG)  # noqa: F841 (Sacred reads the local variables)
+    model_config = dict(BASE_CONFIG)  # U1's; each key is described in wavenet_j/configs.py (BASE_CONFIG)
     model_config.update(derived_keys(model_config))
     named_configs = []  # the named configs given, in order; each one adds its name
     # None first: Sacred warns when a given value's type differs from the default's, unless that is None.

@@ -20,10 +20,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from timing import timed  # noqa: E402
+from timing import timed
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -40,7 +37,7 @@ def measure(backend, folder, jit_compile, seconds, repeats, smoke):
 
     from wavenet_j.configs import resolve_config
     from wavenet_j.models import build_separator
-    from wavenet_j.separation import separate_track
+    from wavenet_j.separation import SeparationOptions, separate_track
 
     mix = np.random.default_rng(0).uniform(-0.5, 0.5, (round(seconds * RATE), 2)).astype(np.float32)
     results = {}
@@ -52,9 +49,13 @@ def measure(backend, folder, jit_compile, seconds, repeats, smoke):
             model = build_separator(resolve_config([name, "tiny"] if smoke else [name]))
             model.save(saved)
         start = time.perf_counter()
-        estimates = separate_track(model, mix, RATE, jit_compile=jit_compile)
+        estimates = separate_track(model, mix, RATE, SeparationOptions(jit_compile=jit_compile))
         first = time.perf_counter() - start
-        best, _ = timed(lambda: separate_track(model, mix, RATE, jit_compile=jit_compile), repeats, warmup=0)
+        best, _ = timed(
+            lambda: separate_track(model, mix, RATE, SeparationOptions(jit_compile=jit_compile)),
+            repeats,
+            warmup=0,
+        )
         np.save(
             os.path.join(folder, f"{backend}-{jit_compile}-{name}.npy"), np.stack(list(estimates.values()))
         )

@@ -14,19 +14,12 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), HERE]
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from timing import timed, timed_in_turns
+from wavenet_j.configs import resolve_config
 
-from wavenet_j.configs import resolve_config  # noqa: E402
-from wavenet_j.models import build_separator  # noqa: E402
-from wavenet_j.models.layers import LinearUpsample, UpsampleConv  # noqa: E402
-from wavenet_j.training.loop import model_and_optimizer, train_step_fn  # noqa: E402
-from timing import timed, timed_in_turns  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the cases import Keras and TensorFlow
 
 RATE = 22050
 
@@ -34,6 +27,10 @@ RATE = 22050
 def model_flops(model):
     """Multiply-add FLOPs (2 per MAC) of one forward pass of one example, counting the convolutions,
     which hold all but a sliver of the arithmetic."""
+    import keras
+
+    from wavenet_j.models.layers import UpsampleConv
+
     total = 0
     for layer in model.layers:
         # UpsampleConv counts as the conv it stands for, so rates compare with the unfused model's
@@ -48,6 +45,8 @@ def model_flops(model):
 
 
 def bench_matmul():
+    import tensorflow as tf
+
     n = 4096
     a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
     best, median = timed(lambda: tf.matmul(a, b).numpy(), repeats=5)
@@ -67,7 +66,8 @@ def _snr_db(reference, estimate):
 
 def bench_separation(results):
     """U1 on a minute of audio: fp32, and the opt-in bf16 and XLA modes with their differences."""
-    from wavenet_j.separation import separate_track
+    from wavenet_j.models import build_separator
+    from wavenet_j.separation import SeparationOptions, separate_track
 
     config = resolve_config("U1")
     model = build_separator(config)
@@ -83,17 +83,19 @@ def bench_separation(results):
     }
     if "matmul_gflops" in results:
         out["fraction_of_matmul"] = round(gflops / results["matmul_gflops"], 3)
-    bf16, _ = timed(lambda: separate_track(model, mix, RATE, precision="mixed_bfloat16"), repeats=3)
+    bf16, _ = timed(
+        lambda: separate_track(model, mix, RATE, SeparationOptions(precision="mixed_bfloat16")), repeats=3
+    )
     exact = separate_track(model, mix, RATE)
-    fast = separate_track(model, mix, RATE, precision="mixed_bfloat16")
+    fast = separate_track(model, mix, RATE, SeparationOptions(precision="mixed_bfloat16"))
     out["bf16"] = {
         "seconds": round(bf16, 3),
         "speedup_vs_fp32": round(best / bf16, 2),
         "max_abs_difference": round(max(float(np.abs(fast[n] - exact[n]).max()) for n in exact), 5),
         "min_snr_vs_fp32_db": round(min(_snr_db(exact[n], fast[n]) for n in exact), 1),
     }
-    xla, _ = timed(lambda: separate_track(model, mix, RATE, jit_compile=True), repeats=3)
-    compiled = separate_track(model, mix, RATE, jit_compile=True)
+    xla, _ = timed(lambda: separate_track(model, mix, RATE, SeparationOptions(jit_compile=True)), repeats=3)
+    compiled = separate_track(model, mix, RATE, SeparationOptions(jit_compile=True))
     out["xla"] = {
         "seconds": round(xla, 3),
         "speedup_vs_plain": round(best / xla, 2),
@@ -107,17 +109,18 @@ def bench_separation_context():
     pass against separate windows on its own grid (the numbers it must equal)."""
     import tensorflow as tf
 
-    from wavenet_j.separation import separate_signal, separate_track, shared_context
+    from wavenet_j.models import build_separator
+    from wavenet_j.separation import SCORING, separate_signal, separate_track, shared_context
 
     config = resolve_config("M4")
     model = build_separator(config)
     mix = _minute()
-    windowed, _ = timed(lambda: separate_track(model, mix, RATE, windows="original"), repeats=2)
+    windowed, _ = timed(lambda: separate_track(model, mix, RATE, SCORING), repeats=2)
     shared, _ = timed(lambda: separate_track(model, mix, RATE), repeats=2)
     song = np.concatenate([mix] * 4)  # 4 minutes: a song's length, where the last partial pass weighs less
     windowed_song, shared_song = timed_in_turns(
         [
-            lambda: separate_track(model, song, RATE, windows="original"),
+            lambda: separate_track(model, song, RATE, SCORING),
             lambda: separate_track(model, song, RATE),
         ],
         repeats=1,
@@ -152,6 +155,8 @@ def bench_separation_context():
 
 def _batch(config, batch=16, seed=0):
     """A random training batch ``(mix, targets)`` of ``config``'s shapes."""
+    import tensorflow as tf
+
     rng = np.random.default_rng(seed)
     mix = tf.constant(rng.uniform(-0.5, 0.5, (batch, config["num_frames"], 2)).astype(np.float32))
     targets = {
@@ -162,7 +167,11 @@ def _batch(config, batch=16, seed=0):
 
 def project_step(name, batch=16, jit_compile=False):
     """``(step, model)``: the project's compiled training step of a named config, as training runs it."""
-    config = dict(resolve_config(name), batch_size=batch, jit_compile=jit_compile)
+    import tensorflow as tf
+
+    from wavenet_j.training.loop import model_and_optimizer, train_step_fn
+
+    config = resolve_config(name, {"batch_size": batch, "jit_compile": jit_compile})
     model, optimizer = model_and_optimizer(config)
     step = train_step_fn(model, optimizer, config, batch, tf.distribute.get_strategy())
     mix, targets = _batch(config, batch)
@@ -201,7 +210,8 @@ def bench_plain_keras():
     windows) and the U1 and J1 training steps (``train_step_fn`` vs ``compile`` + ``train_on_batch``).
     Ratios above 1 mean the project is faster."""
     import plain_keras
-    from wavenet_j.separation import separate_track
+    from wavenet_j.models import build_separator
+    from wavenet_j.separation import SeparationOptions, separate_track
 
     config = resolve_config("U1")
     model = build_separator(config)
@@ -226,7 +236,10 @@ def bench_plain_keras():
     times = {
         "separation": (lambda: separate_track(model, mix, RATE), plain_separation),
         # wavenet-j separate's default: XLA (compiled in the warm-up, as predict's tracing is)
-        "separation_xla": (lambda: separate_track(model, mix, RATE, jit_compile=True), plain_separation),
+        "separation_xla": (
+            lambda: separate_track(model, mix, RATE, SeparationOptions(jit_compile=True)),
+            plain_separation,
+        ),
     }
     for name, frozen in (("U1", False), ("J1", True)):
         step, _ = project_step(name)
@@ -247,7 +260,7 @@ def bench_pipeline(results):
     from wavenet_j.data.pipeline import get_dataset
 
     with tempfile.TemporaryDirectory() as workdir:
-        config = dict(resolve_config("U1"), musdb_path="toy", data_path=os.path.join(workdir, "data"))
+        config = resolve_config("U1", {"musdb_path": "toy", "data_path": os.path.join(workdir, "data")})
         dataset = iter(get_dataset(config, "train"))
         next(dataset)
         start, count = time.perf_counter(), 50
@@ -343,6 +356,8 @@ def bench_memory():
 def _step_ms(layer, shapes, input_gradients=True, batch=16):
     """Milliseconds of forward + backward of one layer at training's batch: the gradients of its weights,
     and of its inputs unless they are the mix (``input_gradients=False``)."""
+    import tensorflow as tf
+
     rng = np.random.default_rng(0)
     inputs = [tf.constant(rng.standard_normal((batch, *shape)), tf.float32) for shape in shapes]
     inputs = inputs if len(inputs) > 1 else inputs[0]
@@ -363,6 +378,10 @@ def bench_profile():
     """Where U1's training step goes, layer by layer at batch 16: each decoder level as the three layers
     it was (upsampling, concatenation, conv) and as one ``UpsampleConv``; the first conv (2 input
     channels) and an output conv, which run far below the others' FLOP rate."""
+    import keras
+
+    from wavenet_j.models.layers import LinearUpsample, UpsampleConv
+
     config = resolve_config("U1")
     frames, width, merge = config["num_frames"], config["filter_size"], config["merge_filter_size"]
     channels = [config["num_initial_filters"] * (level + 1) for level in range(config["num_layers"] + 1)]
@@ -414,6 +433,8 @@ def bench_startup():
     60-s 44.1 kHz stereo song with a saved U1: seconds to the first stem samples on disk, and to the end
     (each run once: a first run compiles, and the others would find its compilation)."""
     import soundfile
+
+    from wavenet_j.models import build_separator
 
     command = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
     out = {}

@@ -16,19 +16,15 @@ import itertools
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from wavenet_j.configs import resolve_config
+from wavenet_j.data.toy import make_toy_corpus
 
-from wavenet_j.configs import resolve_config  # noqa: E402
-from wavenet_j.data.pipeline import batches, get_dataset  # noqa: E402
-from wavenet_j.data.toy import make_toy_corpus  # noqa: E402
-from wavenet_j.models import get_padding  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # main imports the modules that load TensorFlow
 
 WARMUP = 10  # batches taken before timing: the cache pages read in, the workers' queues filled
 
@@ -68,6 +64,9 @@ def main():
     parser.add_argument("--workers", type=int, default=2, help="worker threads (2)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args()
+    from wavenet_j.data.pipeline import batches, get_dataset
+    from wavenet_j.models import get_padding
+
     count = 20 if args.smoke else args.batches
     with tempfile.TemporaryDirectory() as folder:
         corpus = os.path.join(folder, "toy_musdb")
@@ -75,22 +74,26 @@ def main():
             make_toy_corpus(corpus, train=2, test=1, seconds=2)
         else:
             make_toy_corpus(corpus)
-        config = dict(
-            resolve_config(["U1", "tiny"] if args.smoke else ["U1"]),
-            musdb_path=corpus,
-            data_path=os.path.join(folder, "data"),
-            valid_fraction=0.5 if args.smoke else 0.25,
+        config = resolve_config(
+            ["U1", "tiny"] if args.smoke else ["U1"],
+            {
+                "musdb_path": corpus,
+                "data_path": os.path.join(folder, "data"),
+                "valid_fraction": 0.5 if args.smoke else 0.25,
+            },
         )
         options = dict(batch_size=args.batch_size, workers=args.workers)
         cases = {}
         for augmentation in (True, False):
-            setting = dict(config, augmentation=augmentation)
+            setting = config.replace(augmentation=augmentation)
             cases[f"batches, augmentation {'on' if augmentation else 'off'}"] = rate(
                 batches(setting, "train", **options), count, args.batch_size
             )
         if tensorflow_importable():
             cases["get_dataset (tf.data), augmentation on"] = rate(
-                iter(get_dataset(dict(config, augmentation=True), "train", **options)), count, args.batch_size
+                iter(get_dataset(config.replace(augmentation=True), "train", **options)),
+                count,
+                args.batch_size,
             )
         else:
             cases["get_dataset (tf.data)"] = None

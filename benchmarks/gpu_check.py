@@ -34,12 +34,11 @@ import sys
 import tempfile
 import time
 
+from timing import timed
+
 sys.modules["tensorflow"] = None  # absent where this runs: every import of it fails here too
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from timing import timed  # noqa: E402
 
 BATCH = 16
 H200_BF16_DENSE_FLOPS = 989e12

@@ -19,13 +19,10 @@ import platform
 import subprocess
 import sys
 
+from timing import timed_in_turns
+
 if "--worker" in sys.argv and os.environ.get("KERAS_BACKEND") != "tensorflow":
     sys.modules["tensorflow"] = None  # the other backends run where TensorFlow is absent
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
-from timing import timed_in_turns  # noqa: E402
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -18,41 +18,37 @@ sample difference, and each grid's SDR against the true sources (median and mean
 import argparse
 import ast
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import numpy as np  # noqa: E402
+from wavenet_j.configs import resolve_config
+from wavenet_j.data.tracks import musdb_tracks, read_musdb_track
+from wavenet_j.evaluation.bss import evaluate_track
+from wavenet_j.evaluation.musdb import references
+from wavenet_j.evaluation.statistics import summarize
 
-from wavenet_j.configs import resolve_config  # noqa: E402
-from wavenet_j.data.pipeline import ensure_toy_corpus, get_dataset  # noqa: E402
-from wavenet_j.data.tracks import musdb_tracks, read_musdb_track  # noqa: E402
-from wavenet_j.evaluation.bss import evaluate_track  # noqa: E402
-from wavenet_j.evaluation.musdb import references  # noqa: E402
-from wavenet_j.evaluation.statistics import summarize  # noqa: E402
-from wavenet_j.interop import load_separator  # noqa: E402
-from wavenet_j.separation import separate_track  # noqa: E402
-from wavenet_j.training import Trainer  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the functions import the modules that load TensorFlow
 
 GRIDS = ("original", "shared")
 
 
-def separate(model, mix, sr, config, grid):
+def separate(model, mix, sr, grid):
     """``separate_track`` on one window grid."""
-    return separate_track(model, mix, sr, windows=grid)
+    from wavenet_j.separation import SeparationOptions, separate_track
+
+    return separate_track(model, mix, sr, SeparationOptions(windows=grid))
 
 
-def compare(model, config, root):
+def compare(model, root):
     """``(SNR dB, max abs difference, {grid: SDR statistics})`` per source over the test tracks."""
-    sources = config["source_names"]
+    sources = model.model_config["source_names"]
     power, error, peak = (dict.fromkeys(sources, 0.0) for _ in range(3))
     scores = {grid: {} for grid in GRIDS}
     for track in musdb_tracks(root, "test"):
         rate, audio = read_musdb_track(track)
         truth = references(audio, sources)
-        estimates = {grid: separate(model, audio[0], rate, config, grid) for grid in GRIDS}
+        estimates = {grid: separate(model, audio[0], rate, grid) for grid in GRIDS}
         for grid, estimate in estimates.items():
             scores[grid][track.name] = evaluate_track(truth, estimate, rate)
         for source in sources:
@@ -106,13 +102,20 @@ def main():
         help="config overrides (Python literals)",
     )
     args = parser.parse_args()
+    from wavenet_j.data.pipeline import ensure_toy_corpus, get_dataset
+    from wavenet_j.interop import load_separator
+    from wavenet_j.training import Trainer
+
     overrides = {key: ast.literal_eval(value) for key, value in (item.split("=", 1) for item in args.set)}
-    config = dict(
-        resolve_config(args.config),
-        **overrides,
-        model_base_dir=os.path.join(args.out, "checkpoints"),
-        log_dir=os.path.join(args.out, "logs"),
-        data_path=os.path.join(args.out, "data"),
+    locations = {key: os.path.join(args.out, key) for key in ("checkpoints", "logs", "data")}
+    config = resolve_config(
+        args.config,
+        {
+            **overrides,
+            "model_base_dir": locations["checkpoints"],
+            "log_dir": locations["logs"],
+            "data_path": locations["data"],
+        },
     )
     if not config["context"]:
         parser.error(f"{args.config} is not a context model (M3-M6)")
@@ -124,9 +127,9 @@ def main():
     started = time.time()
     result = trainer.fit()
     trained = time.time() - started
-    model, model_config = load_separator(result["best_model"])
+    model = load_separator(result["best_model"])
     started = time.time()
-    rows = compare(model, model_config, trainer.config["musdb_path"])
+    rows = compare(model, trainer.config["corpus_root"])
     print(
         f"\n{' + '.join(args.config)} {' '.join(args.set)}: {result['steps']} steps, "
         f"training {trained:.0f} s "

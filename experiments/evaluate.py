@@ -6,50 +6,47 @@ statistics (``statistics.csv``, ``statistics.md``) go to ``output``; re-running 
 ``output`` that holds the scores of another model or other options is refused.
 """
 
-import os
-import sys
+from sacred import Experiment
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
-
-from sacred import Experiment  # noqa: E402
-
-from Config import cfg  # noqa: E402
-from wavenet_j.startup import start_backend  # noqa: E402
-
-start_backend()
-from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus  # noqa: E402
-from wavenet_j.evaluation.musdb import evaluate_model  # noqa: E402
-from wavenet_j.evaluation.statistics import markdown_table  # noqa: E402
+from Config import cfg
+from wavenet_j.configs import complete_config, corpus_root
+from wavenet_j.separation import SCORING, SeparationOptions
+from wavenet_j.shards import parse_shard
+from wavenet_j.startup import start_backend
 
 ex = Experiment("evaluate", ingredients=[cfg])
 
 
 @ex.config
 def config():
-    model_path = None  # noqa: F841 (.keras model, or an original TF1 checkpoint prefix for the selected config)
-    output = "results"  # noqa: F841
-    subset = "test"  # noqa: F841
-    stages = 1  # noqa: F841 (progressive inference stages)
-    windows = "original"  # noqa: F841 (context models' window grid: "original", as the paper scores, or "shared")
-    shard = "0/1"  # noqa: F841 (i/n: every n-th track from the i-th)
-    workers = 1  # noqa: F841
+    model_path = None  # .keras model, or an original TF1 checkpoint prefix for the selected config
+    output = "results"
+    subset = "test"
+    stages = SCORING.stages  # progressive inference stages
+    windows = SCORING.windows  # context models' window grid: "original", as the paper scores, or "shared"
+    shard = "0/1"  # i/n: every n-th track from the i-th
+    workers = 1
 
 
 @ex.automain
 def main(cfg, model_path, output, subset, stages, windows, shard, workers):
     if not model_path:
         raise ValueError("give model_path=...")
-    index, count = (int(part) for part in str(shard).split("/"))
-    model_config = cfg["model_config"]
-    ensure_toy_corpus(model_config)
+    start_backend()
+    from wavenet_j.data.pipeline import ensure_toy_corpus
+    from wavenet_j.evaluation.musdb import evaluate_model
+    from wavenet_j.evaluation.statistics import markdown_table
+
+    config = complete_config(cfg["model_config"])
+    ensure_toy_corpus(config)
     column = evaluate_model(
         model_path,
         output,
-        corpus_root(model_config),
-        model_config=model_config,
+        corpus_root(config),
+        config=config,
         subset=subset,
-        separation={"stages": stages, "windows": windows},
-        shard=(index, count),
+        options=SeparationOptions(stages=stages, windows=windows),
+        shard=parse_shard(shard),
         workers=workers,
     )
     print(markdown_table(column))

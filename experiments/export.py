@@ -5,33 +5,29 @@
 imported with the selected config first.
 """
 
-import os
-import sys
+from sacred import Experiment
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
-
-from sacred import Experiment  # noqa: E402
-
-from Config import cfg  # noqa: E402
-from wavenet_j.startup import start_backend  # noqa: E402
-
-start_backend()
-from wavenet_j.interop import export_model, load_separator  # noqa: E402
+from Config import cfg
+from wavenet_j.configs import complete_config
+from wavenet_j.startup import start_backend
 
 ex = Experiment("export", ingredients=[cfg])
 
 
 @ex.config
 def config():
-    model_path = None  # noqa: F841 (.keras file or original TF1 checkpoint prefix)
-    output = None  # noqa: F841 (SavedModel folder, or a .tflite file)
-    format = "savedmodel"  # noqa: F841 ("savedmodel" or "tflite")
+    model_path = None  # .keras file or original TF1 checkpoint prefix
+    output = None  # SavedModel folder, or a .tflite file
+    format = "savedmodel"  # "savedmodel" or "tflite"
 
 
 @ex.automain
 def main(cfg, model_path, output, format):
     if not model_path or not output:
         raise ValueError("give model_path=... and output=...")
-    model, _ = load_separator(model_path, cfg["model_config"])
+    start_backend()
+    from wavenet_j.interop import export_model, load_separator
+
+    model = load_separator(model_path, complete_config(cfg["model_config"]))
     export_model(model, output, format)
     return output

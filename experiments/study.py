@@ -7,36 +7,35 @@ its own named config plus whatever ``cfg`` changes from the base: named configs 
 ``cfg.tiny`` and ``cfg.model_config.KEY=VALUE``, as ``wavenet-j study --set KEY=VALUE`` does.
 """
 
-import os
-import sys
+import dataclasses
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
+from sacred import Experiment
 
-from sacred import Experiment  # noqa: E402
-
-from Config import cfg  # noqa: E402
-from wavenet_j.startup import start_backend  # noqa: E402
-
-start_backend()
-from wavenet_j.configs import BASE_CONFIG  # noqa: E402
-from wavenet_j.studies import run_study  # noqa: E402
+from Config import cfg
+from wavenet_j.configs import BASE_CONFIG
+from wavenet_j.separation import SCORING
+from wavenet_j.startup import start_backend
 
 ex = Experiment("study", ingredients=[cfg])
 
 
 @ex.config
 def config():
-    output = "docs/study"  # noqa: F841
-    tables = True  # noqa: F841
-    windows = "original"  # noqa: F841 (context models' window grid for scoring: "original" or "shared")
+    output = "docs/study"
+    tables = True
+    windows = SCORING.windows  # context models' window grid for scoring: "original" or "shared"
 
 
 @ex.automain
 def main(cfg, output, tables, windows):
+    start_backend()
+    from wavenet_j.studies import run_study
+
     overrides = {
         key: value
         for key, value in cfg["model_config"].items()
         if key in BASE_CONFIG and value != BASE_CONFIG[key]
     }
-    report = run_study(output, base=[], overrides=overrides, tables=tables, windows=windows)
+    separation = dataclasses.replace(SCORING, windows=windows)
+    report = run_study(output, base=[], overrides=overrides, tables=tables, separation=separation)
     return report["correlation"]

@@ -8,19 +8,13 @@ the result under the run's folder.
 
 import logging
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # Config.py
+from sacred import Experiment
+from sacred.observers import FileStorageObserver
 
-from sacred import Experiment  # noqa: E402
-from sacred.observers import FileStorageObserver  # noqa: E402
-
-from Config import cfg  # noqa: E402
-from wavenet_j.startup import start_backend  # noqa: E402
-
-start_backend()
-from wavenet_j.data.pipeline import ensure_toy_corpus  # noqa: E402
-from wavenet_j.training import Trainer, run_paths  # noqa: E402
+from Config import cfg
+from wavenet_j.configs import complete_config
+from wavenet_j.startup import start_backend
 
 ex = Experiment("train", ingredients=[cfg])
 logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's per-checkpoint chatter
@@ -28,13 +22,16 @@ logging.getLogger("absl").setLevel(logging.WARNING)  # TensorFlow's per-checkpoi
 
 @ex.config
 def config():
-    observe = True  # noqa: F841 (record the run with Sacred under <model_base_dir>/<experiment_id>/sacred)
+    observe = True  # record the run with Sacred under <model_base_dir>/<experiment_id>/sacred
 
 
 @ex.config_hook
 def add_observer(config, command_name, logger):
     """Sacred copies the observers right after the config hooks, so the run's folder is known here."""
     if command_name == "main" and config["observe"]:
+        start_backend()
+        from wavenet_j.training import run_paths
+
         run_dir, _ = run_paths(config["cfg"]["model_config"], config["cfg"]["experiment_id"])
         ex.observers[:] = [FileStorageObserver(os.path.join(run_dir, "sacred"))]
     return {}
@@ -42,8 +39,13 @@ def add_observer(config, command_name, logger):
 
 @ex.automain
 def main(cfg, _run):
-    ensure_toy_corpus(cfg["model_config"])
-    trainer = Trainer(cfg["model_config"], cfg["experiment_id"])
+    start_backend()
+    from wavenet_j.data.pipeline import ensure_toy_corpus
+    from wavenet_j.training import Trainer
+
+    config = complete_config(cfg["model_config"])
+    ensure_toy_corpus(config)
+    trainer = Trainer(config, cfg["experiment_id"])
     result = trainer.fit()
     _run.add_artifact(os.path.join(trainer.run_dir, "split.json"))
     for key, value in result.items():

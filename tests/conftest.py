@@ -1,16 +1,17 @@
 import os
 import subprocess
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pytest
 
-import pytest  # noqa: E402
+from networks import SMALL
+from wavenet_j.configs import complete_config
 
-from networks import SMALL  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any test imports TensorFlow
 
 
 @pytest.fixture
 def small():
-    return dict(SMALL)
+    return complete_config(SMALL)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -55,7 +55,7 @@ def test_export_and_separate_on_a_full_disk_end_in_one_line(small_disk, tmp_path
     from wavenet_j.configs import resolve_config
     from wavenet_j.models import build_separator
 
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(tmp_path / "m.keras")
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(tmp_path / "m.keras")
     soundfile.write(tmp_path / "song.wav", np.zeros((5 * 44100, 2), np.float32), 44100)
     disk = small_disk(200)
     monkeypatch.chdir(tmp_path)

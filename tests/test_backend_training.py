@@ -34,6 +34,7 @@ PRELUDE = """
 import os, sys
 if os.environ["KERAS_BACKEND"] != "tensorflow":
     sys.modules["tensorflow"] = None
+from wavenet_j.configs import complete_config
 from wavenet_j.startup import start_backend
 start_backend()
 """
@@ -57,7 +58,7 @@ def python(backend, code, *args, timeout=900):
 INITIAL = """
 import json, keras, numpy as np
 from wavenet_j.models import build_separator
-model = build_separator(json.loads(sys.argv[1]))
+model = build_separator(complete_config(json.loads(sys.argv[1])))
 np.savez(sys.argv[2], *[keras.ops.convert_to_numpy(w) for w in model.weights])
 """
 
@@ -79,7 +80,7 @@ ONE_STEP = """
 import json, keras, numpy as np
 from wavenet_j.models import get_padding
 from wavenet_j.training.loop import model_and_optimizer, train_step_fn
-config, weights, out = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+config, weights, out = complete_config(json.loads(sys.argv[1])), sys.argv[2], sys.argv[3]
 model, optimizer = model_and_optimizer(config)
 if os.path.exists(weights):
     model.load_weights(weights)
@@ -140,7 +141,7 @@ MIXED = """
 import json, numpy as np
 from wavenet_j.models import get_padding
 from wavenet_j.training.loop import model_and_optimizer, train_step_fn
-config = json.loads(sys.argv[1])
+config = complete_config(json.loads(sys.argv[1]))
 model, optimizer = model_and_optimizer(config)
 inputs, outputs = get_padding(config)
 random = np.random.default_rng(0)
@@ -169,7 +170,7 @@ def test_mixed_precision_trains(backend, precision):
 RUN = """
 import json
 from wavenet_j.training import train
-print("RESULT", json.dumps(train(json.loads(sys.argv[1]), sys.argv[2])), flush=True)
+print("RESULT", json.dumps(train(complete_config(json.loads(sys.argv[1])), sys.argv[2])), flush=True)
 """
 
 
@@ -181,7 +182,7 @@ def result_of(output):
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_a_hundred_step_run_ends_at_the_same_validation_loss(backend, toy_root, tmp_path):
     config = tiny("J1", toy_root, tmp_path, epoch_it=50, max_epochs=2, worse_epochs=2)
-    config["schedule"] = config["schedule"][:1]  # one stage of two epochs
+    config = config.replace(schedule=config["schedule"][:1])  # one stage of two epochs
     results = {run: result_of(python(run, RUN, json.dumps(config), run)) for run in ("tensorflow", backend)}
     assert results["tensorflow"]["steps"] == results[backend]["steps"] == 100
     ours, reference = results[backend]["best_validation_loss"], results["tensorflow"]["best_validation_loss"]
@@ -194,7 +195,7 @@ FINAL_WEIGHTS = """
 import json, keras, numpy as np
 from wavenet_j.training.checkpoints import checkpoints_for
 from wavenet_j.training.loop import model_and_optimizer
-config, folder = json.loads(sys.argv[1]), sys.argv[2]
+config, folder = complete_config(json.loads(sys.argv[1])), sys.argv[2]
 model, optimizer = model_and_optimizer(config)
 checkpoints = checkpoints_for(folder, model, optimizer, 2)
 state = checkpoints.restore(checkpoints.prefixes[-1])
@@ -308,7 +309,7 @@ def test_the_whole_workflow_runs_without_tensorflow(backend, tmp_path):
 TWO_DEVICES = """
 import json, jax, keras
 from wavenet_j.training import Trainer
-trainer = Trainer(json.loads(sys.argv[1]), sys.argv[2])
+trainer = Trainer(complete_config(json.loads(sys.argv[1])), sys.argv[2])
 result = trainer.fit()
 distribution = keras.distribution.distribution()
 print("RESULT", json.dumps(dict(result, devices=len(jax.devices()), parallel=type(distribution).__name__)))

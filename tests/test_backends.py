@@ -73,7 +73,7 @@ def tiny_model(tmp_path):
     from wavenet_j.models import build_separator
 
     path = tmp_path / "m.keras"
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(path)
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(path)
     return path
 
 
@@ -108,8 +108,9 @@ import sys
 sys.modules["tensorflow"] = None
 from wavenet_j.backend import BackendError
 from wavenet_j.interop import export_model, load_separator
-model, config = load_separator(sys.argv[1])
-for call in (lambda: load_separator(sys.argv[2], config), lambda: export_model(model, sys.argv[3])):
+model = load_separator(sys.argv[1])
+calls = (lambda: load_separator(sys.argv[2], model.model_config), lambda: export_model(model, sys.argv[3]))
+for call in calls:
     try:
         call()
     except BackendError as error:

@@ -57,7 +57,7 @@ def test_separate_an_mp3_into_stems(tmp_path):
     from wavenet_j.models import build_separator
 
     model = tmp_path / "model.keras"
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model)
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(model)
     wav, mp3 = tmp_path / "song.wav", tmp_path / "My Song.mp3"
     t = np.arange(3 * 44100) / 44100
     soundfile.write(
@@ -97,9 +97,9 @@ def test_evaluate_scores_on_the_original_windows_unless_told_otherwise(tmp_path)
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
     model = tmp_path / "context.keras"
-    build_separator(dict(resolve_config(["U1", "tiny"]), context=True, num_layers=4, num_frames=1024)).save(
-        model
-    )
+    build_separator(
+        resolve_config(["U1", "tiny"], {"context": True, "num_layers": 4, "num_frames": 1024})
+    ).save(model)
     sdr = {}
     for grid in ("default", "original", "shared"):
         out = tmp_path / grid
@@ -127,7 +127,7 @@ def test_evaluate_keeps_estimates_that_museval_scores_to_the_same_numbers(tmp_pa
     from wavenet_j.models import build_separator
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(tmp_path / "u1.keras")
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(tmp_path / "u1.keras")
     result = run(
         "evaluate",
         "--musdb",
@@ -188,7 +188,7 @@ def error_line(argv, tmp_path, monkeypatch):
     [
         (
             ["evaluate", "--musdb", "x", "--model", "a.keras", "--shard", "1"],
-            "wavenet-j evaluate: argument --shard: '1' must be i/n with 0 <= i < n",
+            "wavenet-j evaluate: argument --shard: shard '1' must be i/n with 0 <= i < n",
         ),
         (["search", "J1"], "wavenet-j search: candidates must be U models"),
         (
@@ -323,7 +323,7 @@ def test_separate_refuses_colliding_names_keeps_going_past_a_bad_song_and_skips_
     from wavenet_j.models import build_separator
 
     monkeypatch.chdir(tmp_path)
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save("m.keras")
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save("m.keras")
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         soundfile.write(tmp_path / folder / "mixture.wav", np.zeros((3000, 2), np.float32), 22050)
@@ -403,7 +403,7 @@ def tiny_model(tmp_path):
     from wavenet_j.models import build_separator
 
     path = tmp_path / "m.keras"
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(path)
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(path)
     return path
 
 
@@ -509,9 +509,9 @@ def test_evaluations_into_one_folder_are_compared_together(tmp_path, monkeypatch
     from wavenet_j.models import build_separator
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=2.0)
-    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    config = resolve_config(["U1", "tiny"], {"num_frames": 1024})
     build_separator(config).save(tmp_path / "first.keras")
-    build_separator(dict(config, seed=1)).save(tmp_path / "second.keras")
+    build_separator(config.replace(seed=1)).save(tmp_path / "second.keras")
     monkeypatch.chdir(tmp_path)
     main(["evaluate", "--musdb", str(root), "--model", "first.keras", "-o", "results"])
     main(["evaluate", "--musdb", str(root), "--model", "second.keras", "-o", "results"])

@@ -9,6 +9,7 @@ from wavenet_j.configs import (
     ORIGINAL_NAMES,
     ORIGINAL_SCHEDULE,
     ConfigError,
+    ModelConfig,
     complete_config,
     resolve_config,
 )
@@ -106,6 +107,30 @@ def test_u1_is_the_base_and_derived_keys_are_added():
     assert (u1["num_layers"], u1["num_initial_filters"], u1["context"]) == (10, 24, False)
 
 
+def test_a_config_is_read_only_and_a_changed_one_is_validated_and_derived_again(tmp_path):
+    import copy
+    import pickle
+
+    config = resolve_config("J1+tiny", {"data_path": str(tmp_path)})
+    assert isinstance(config, ModelConfig) and config == resolve_config(
+        ["J1", "tiny"], {"data_path": str(tmp_path)}
+    )
+    assert config["corpus_root"] == str(tmp_path / "toy_musdb") and config["musdb_path"] == "toy"
+    with pytest.raises(TypeError, match="read-only; config.replace"):
+        config["num_layers"] = 4
+    with pytest.raises(TypeError, match="read-only"):
+        config.update(num_layers=4)
+    mono = config.replace(mono_downmix=True, musdb_path="/data/musdb")
+    assert (mono["num_channels"], mono["corpus_root"], config["num_channels"]) == (1, "/data/musdb", 2)
+    with pytest.raises(ConfigError, match="'num_layers'.*integer >= 1"):
+        config.replace(num_layers=0)
+    for copied in (copy.deepcopy(config), pickle.loads(pickle.dumps(config))):
+        assert isinstance(copied, ModelConfig) and copied == config
+    assert resolve_config("")["musdb_path"] is None and resolve_config("")["corpus_root"] is None
+    with pytest.raises(ConfigError, match="build_separator takes a completed model_config.*got a dict"):
+        build_separator({"num_layers": 4})
+
+
 def test_named_configs_combine_in_order():
     j1_tiny = resolve_config(["J1", "tiny"])
     assert j1_tiny["freeze_encoder"] and j1_tiny["num_frames"] == NAMED_CONFIGS["tiny"]["num_frames"]
@@ -149,6 +174,7 @@ def test_unknown_named_config_lists_the_known_ones():
         ({"res_path_levels": 11}, r"'res_path_levels'\] = 11 exceeds num_layers = 10"),
         ({"res_path_units": 2}, r"res_path_levels > 0"),
         ({"num_channels": 1}, r"'num_channels'\] is 1 but .* give 2"),
+        ({"data_path": None}, r"'data_path'\] = None must be a path"),
         ({"num_stages": 2, "context": True}, r"'num_stages'\] > 1 needs context=False"),
         (
             {"input_filter_size": 7},
@@ -196,28 +222,28 @@ def test_get_padding_numbers():
         "merge_filter_size": 3,
         "num_frames": 10,
     }
-    assert get_padding(hand) == (31, 11)
+    assert get_padding(complete_config(hand)) == (31, 11)
 
 
 def test_get_padding_rejects_impossible_frame_counts():
     with pytest.raises(
         ConfigError, match=r"'num_frames'\] = 1000 must be a multiple of 2\*\*num_layers = 1024"
     ):
-        get_padding({"num_frames": 1000})
+        get_padding(complete_config({"num_frames": 1000}))
     with pytest.raises(ConfigError, match="too small for 10 layers with context"):
-        get_padding({"context": True, "num_frames": 1, "merge_filter_size": 1})
-    spectrogram = {"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 6}
+        get_padding(complete_config({"context": True, "num_frames": 1, "merge_filter_size": 1}))
+    spectrogram = complete_config({"network": "unet_spectrogram", "mono_downmix": True, "num_layers": 6})
     with pytest.raises(
         ConfigError,
         match=r"'num_frames'\] = 16384 must be 768 \* \(n - 1\) \+ 1024 for a number n "
         r"of STFT frames divisible by 2\*\*num_layers = 64 \(e.g. 49408\)",
     ):
-        get_padding(dict(spectrogram, num_frames=16384))
+        get_padding(spectrogram.replace(num_frames=16384))
     with pytest.raises(ConfigError, match="'num_frames'.* = 50176"):  # 65 frames
-        get_padding(dict(spectrogram, num_frames=50176))
+        get_padding(spectrogram.replace(num_frames=50176))
     with pytest.raises(ConfigError, match=r"'num_layers'\] = 10 is too deep for the spectrogram U-Net"):
-        get_padding(dict(spectrogram, num_layers=10))
-    assert get_padding(dict(spectrogram, num_frames=49408)) == (49408, 49408)
+        get_padding(spectrogram.replace(num_layers=10))
+    assert get_padding(spectrogram.replace(num_frames=49408)) == (49408, 49408)
 
 
 def test_sacred_ingredient_gives_the_same_configs():

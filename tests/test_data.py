@@ -56,7 +56,9 @@ def corpus(tmp_path):
 
 
 def config_for(corpus, tmp_path, **extra):
-    return {**NET, "num_frames": 64, "musdb_path": str(corpus), "data_path": str(tmp_path / "data"), **extra}
+    return complete_config(
+        {**NET, "num_frames": 64, "musdb_path": str(corpus), "data_path": str(tmp_path / "data"), **extra}
+    )
 
 
 def test_musdb_reads_the_corpus(corpus):
@@ -68,16 +70,16 @@ def test_musdb_reads_the_corpus(corpus):
 
 
 def test_cache_holds_the_right_rates_lengths_and_channels(corpus, tmp_path):
-    stereo = musdb_cache(complete_config(config_for(corpus, tmp_path)), "train")
+    stereo = musdb_cache(config_for(corpus, tmp_path), "train")
     assert len(stereo) == 8
     first = stereo[0].load()
     assert first.shape == (5, 22050, 2) and first.dtype == np.float32  # 1 s at 22.05 kHz
     assert stereo[3].samples == -(-int(1.75 * 44100) // 2)  # 77175 samples at 44.1 kHz, rounded up
     np.testing.assert_allclose(first[0], first[1:].sum(axis=0), atol=1e-4)  # resampling is linear
-    mono = musdb_cache(complete_config(config_for(corpus, tmp_path, mono_downmix=True)), "train")
+    mono = musdb_cache(config_for(corpus, tmp_path, mono_downmix=True), "train")
     assert mono[0].load().shape == (5, 22050, 1)
     assert os.path.dirname(mono[0].path) != os.path.dirname(stereo[0].path)  # a separate cache, never mixed
-    rate_44 = musdb_cache(complete_config(dict(config_for(corpus, tmp_path), expected_sr=44100)), "train")
+    rate_44 = musdb_cache(config_for(corpus, tmp_path, expected_sr=44100), "train")
     assert rate_44[0].samples == 44100 and os.path.dirname(rate_44[0].path) != os.path.dirname(stereo[0].path)
 
 
@@ -181,7 +183,7 @@ def cached_mixture_of(folder, config):
 
 
 def test_a_track_whose_files_change_is_cached_again(corpus, tmp_path, capsys):
-    config = complete_config(config_for(corpus, tmp_path))
+    config = config_for(corpus, tmp_path)
     written = {t.name: os.stat(t.path).st_mtime_ns for t in musdb_cache(config, "train")}
     capsys.readouterr()
     edited, touched = corpus / "train" / "Artist 2 - Song", corpus / "train" / "Artist 5 - Song"
@@ -209,7 +211,7 @@ def test_a_track_whose_files_change_is_cached_again(corpus, tmp_path, capsys):
 
 
 def test_cache_entries_without_a_record_of_their_files_are_cached_again_once(corpus, tmp_path, capsys):
-    config = complete_config(config_for(corpus, tmp_path))
+    config = config_for(corpus, tmp_path)
     tracks = musdb_cache(config, "train")
     manifest = os.path.join(os.path.dirname(tracks[0].path), MANIFEST)
     with open(manifest) as handle:
@@ -236,8 +238,7 @@ def test_short_tracks_are_zero_padded(tmp_path):
     for i in range(4):
         write_track(root / "train" / f"S{i} - Short", seconds=0.001, seed=i)  # 44 samples: 22 at 22.05 kHz
     write_track(root / "test" / "T - Short", seconds=0.001)
-    config = dict(NET, num_frames=64, musdb_path=str(root), data_path=str(tmp_path / "data"))
-    mix, targets = next(iter(get_dataset(config, "test")))
+    mix, targets = next(iter(get_dataset(config_for(root, tmp_path), "test")))
     assert mix.shape == (1, 64, 2)
     assert np.all(mix[0, 22:] == 0) and np.any(mix[0, :22] != 0)
 
@@ -259,7 +260,7 @@ cache.musdb_cache(dict(%r), "train")
 
 
 def test_a_killed_cache_build_resumes_without_redoing_or_trusting_partial_files(corpus, tmp_path):
-    config = complete_config(config_for(corpus, tmp_path))
+    config = config_for(corpus, tmp_path)
     process = subprocess.Popen(
         [sys.executable, "-c", CACHE_WITH_KILL % config], stdout=subprocess.PIPE, text=True
     )
@@ -300,10 +301,10 @@ def test_bad_input_names_the_track_and_leaves_no_cache_entry(corpus, tmp_path, d
     track = corpus / "train" / "Artist 0 - Song"
     config = config_for(corpus, tmp_path)
     if damage == "missing_root":
-        config["musdb_path"] = str(tmp_path / "nowhere")
+        config = config.replace(musdb_path=str(tmp_path / "nowhere"))
     elif damage == "empty_root":
         (tmp_path / "empty" / "train").mkdir(parents=True)
-        config["musdb_path"] = str(tmp_path / "empty")
+        config = config.replace(musdb_path=str(tmp_path / "empty"))
     elif damage == "lengths":
         soundfile.write(track / "bass.wav", np.zeros((100, 2), np.float32), 44100, subtype="FLOAT")
     elif damage == "rates":
@@ -318,7 +319,7 @@ def test_bad_input_names_the_track_and_leaves_no_cache_entry(corpus, tmp_path, d
     elif damage == "missing_stem":
         (track / "drums.wav").unlink()
     with pytest.raises(DataError, match=message):
-        musdb_cache(complete_config(config), "train")
+        musdb_cache(config, "train")
     for directory, _, files in os.walk(tmp_path / "data"):
         if MANIFEST in files:
             with open(os.path.join(directory, MANIFEST)) as handle:
@@ -343,8 +344,8 @@ def test_stem_files_are_read_through_ffmpeg(tmp_path, capsys):
             sample_rate=44100,
             writer=stempeg.StreamsWriter(codec="aac", bitrate=256000),
         )
-    config = dict(NET, num_frames=64, musdb_path=str(root), data_path=str(tmp_path / "data"))
-    (track,) = musdb_cache(complete_config(config), "test")
+    config = config_for(root, tmp_path)
+    (track,) = musdb_cache(config, "test")
     cached = track.load()
     assert track.sources == ("mixture", "bass", "drums", "other", "vocals")
     assert (
@@ -358,7 +359,7 @@ def test_stem_files_are_read_through_ffmpeg(tmp_path, capsys):
     stem_file = root / "test" / "B - Stems.stem.mp4"
     with open(stem_file, "ab") as handle:
         handle.write(b"\0")  # one byte more: another size
-    musdb_cache(complete_config(config), "test")
+    musdb_cache(config, "test")
     assert capsys.readouterr().out.splitlines() == [
         "track 'B - Stems': B - Stems.stem.mp4 changed since it was cached; caching it again"
     ]
@@ -389,7 +390,7 @@ def test_ccmixter_songs_join_the_training_set(corpus, tmp_path, capsys):
     mix, targets = next(iter(get_dataset(config, "train")))
     assert mix.shape == (4, 64, 2)
     # The multi-instrument task has no use for CCMixter's two stems: it is left out.
-    assert len(partition_tracks(dict(config, task="multi_instrument"), "train")) == 6
+    assert len(partition_tracks(config.replace(task="multi_instrument"), "train")) == 6
     capsys.readouterr()
     voice = rng.uniform(-0.3, 0.3, (30000, 2)).astype(np.float32)
     soundfile.write(root / "Song B" / "source-02.wav", voice, 44100, subtype="FLOAT")
@@ -398,7 +399,7 @@ def test_ccmixter_songs_join_the_training_set(corpus, tmp_path, capsys):
     assert capsys.readouterr().out.splitlines() == [
         "track 'Song B': mix.wav changed since it was cached; caching it again"
     ]
-    np.testing.assert_allclose(song_b.load()[2], convert(voice[None], 44100, complete_config(config))[0])
+    np.testing.assert_allclose(song_b.load()[2], convert(voice[None], 44100, config)[0])
 
 
 def as_numpy(batch):
@@ -445,7 +446,7 @@ def test_train_batches_are_the_drawn_snippets_cut_plainly(corpus, tmp_path):
     config = config_for(corpus, tmp_path, context=True, num_frames=40, augmentation=True, seed=3)
     tracks = partition_tracks(config, "train")
     generators = [np.random.default_rng([3, 2, worker]) for worker in range(2)]
-    expected = [plain_train_batch(tracks, generators[i % 2], 4, complete_config(config)) for i in range(5)]
+    expected = [plain_train_batch(tracks, generators[i % 2], 4, config) for i in range(5)]
     assert_same_batches(expected, itertools.islice(batches(config, "train", epoch=2), 5))
 
 

@@ -61,7 +61,7 @@ def test_evaluation_resumes_after_a_kill_and_matches_museval_json(tmp_path):
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=3, seconds=3.0)
     model_path = str(tmp_path / "u1.keras")
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model_path)
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(model_path)
     out = str(tmp_path / "results" / "u1")
     process = subprocess.Popen(
         [sys.executable, "-c", EVALUATE, model_path, out, root], stdout=subprocess.PIPE, text=True
@@ -100,7 +100,7 @@ def test_estimates_are_kept_and_a_resumed_run_does_not_rewrite_finished_tracks(t
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=2, seconds=3.0)
     model_path = str(tmp_path / "u1.keras")
-    build_separator(dict(resolve_config(["U1", "tiny"]), num_frames=1024)).save(model_path)
+    build_separator(resolve_config(["U1", "tiny"], {"num_frames": 1024})).save(model_path)
     out, estimates = tmp_path / "results", tmp_path / "estimates"
     evaluate_model(model_path, str(out), root, estimates_dir=str(estimates))
     first, second = sorted(path.name for path in (estimates / "test").iterdir())
@@ -126,28 +126,28 @@ def test_a_results_folder_is_resumed_only_by_the_model_and_options_that_made_it(
     from wavenet_j.data.toy import make_toy_corpus
     from wavenet_j.evaluation.musdb import EvaluationError, evaluate_model
     from wavenet_j.models import build_separator
+    from wavenet_j.separation import SeparationOptions
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=3.0)
-    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    config = resolve_config(["U1", "tiny"], {"num_frames": 1024})
     first, again, other = (str(tmp_path / name) for name in ("first.keras", "again.keras", "other.keras"))
     build_separator(config).save(first)
     keras.saving.load_model(first).save(again)  # the same weights, saved anew
-    build_separator(dict(config, seed=1)).save(other)
+    build_separator(config.replace(seed=1)).save(other)
     out = str(tmp_path / "results")
     evaluate_model(first, out, root)
     (scores,) = glob.glob(os.path.join(out, "test", "*.json"))
     stamp = os.path.getmtime(scores)
-    evaluate_model(
-        again, out, root, separation={"stages": 1, "windows": "original"}
-    )  # the defaults, spelled out
+    # the defaults, spelled out, and options that only change the work (not the estimates)
+    evaluate_model(again, out, root, options=SeparationOptions(windows="original", batch_windows=2))
     assert os.path.getmtime(scores) == stamp  # resumed: nothing scored again
     with pytest.raises(
         EvaluationError, match=r"scores of model '.*first\.keras' with .*not of '.*other\.keras'"
     ):
         evaluate_model(other, out, root)
     with pytest.raises(EvaluationError, match=r"not of '.*first\.keras' with \{'stages': 2"):
-        evaluate_model(first, out, root, separation={"stages": 2})
-    os.remove(os.path.join(out, "fingerprint.json"))  # results written before fingerprints were kept
+        evaluate_model(first, out, root, options=SeparationOptions(stages=2))
+    os.remove(os.path.join(out, "fingerprint.json"))  # scores whose model is unknown
     with pytest.raises(EvaluationError, match="no fingerprint.json"):
         evaluate_model(first, out, root)
     assert os.path.getmtime(scores) == stamp
@@ -160,10 +160,10 @@ def test_an_estimates_folder_is_kept_only_by_the_model_that_made_it(tmp_path):
     from wavenet_j.models import build_separator
 
     root = make_toy_corpus(tmp_path / "toy", train=1, test=1, seconds=2.0)
-    config = dict(resolve_config(["U1", "tiny"]), num_frames=1024)
+    config = resolve_config(["U1", "tiny"], {"num_frames": 1024})
     first, other = str(tmp_path / "first.keras"), str(tmp_path / "other.keras")
     build_separator(config).save(first)
-    build_separator(dict(config, seed=1)).save(other)
+    build_separator(config.replace(seed=1)).save(other)
     estimates = tmp_path / "estimates"
     evaluate_model(first, str(tmp_path / "a"), root, estimates_dir=str(estimates))
     stems = {path: path.read_bytes() for path in estimates.rglob("*.wav")}

@@ -11,13 +11,14 @@ import pytest
 import tensorflow as tf
 
 from tf1_reference import save_original_checkpoint
-from networks import SMALL_NET
+from networks import small_net
 from wavenet_j.atomic import atomic_path
+from wavenet_j.configs import BASE_CONFIG
 from wavenet_j.interop import export_model
 from wavenet_j.models import build_separator
 from wavenet_j.separation import separate_signal
 
-CONTEXT = dict(SMALL_NET, num_frames=40, context=True, upsampling="learned")
+CONTEXT = small_net(num_frames=40, context=True, upsampling="learned")
 
 # Runs in a fresh interpreter where wavenet_j cannot be imported.
 WITHOUT_PACKAGE = """
@@ -66,7 +67,7 @@ def test_savedmodel_separates_a_track_without_the_package(tmp_path):
 
 
 def test_tflite_matches_keras(tmp_path):
-    model = build_separator(dict(CONTEXT, output_activation="linear", task="multi_instrument"))
+    model = build_separator(CONTEXT.replace(output_activation="linear", task="multi_instrument"))
     path = export_model(model, tmp_path / "model.tflite", "tflite")
     runner = tf.lite.Interpreter(model_path=str(path)).get_signature_runner("serve")
     window = np.random.default_rng(1).uniform(-1, 1, (1,) + model.input_shape[1:]).astype(np.float32)
@@ -101,13 +102,15 @@ def test_atomic_path_leaves_nothing_on_failure_and_replaces_folders_on_success(t
 @pytest.mark.slow
 def test_command_line_round_trip_from_an_original_checkpoint(tmp_path):
     """M4-style config: TF1 checkpoint -> import-original -> export -> fresh Python, same numbers."""
-    config = dict(CONTEXT, upsampling="linear")  # M4: context, stereo, difference, linear upsampling
+    config = CONTEXT.replace(upsampling="linear")  # M4: context, stereo, difference, linear upsampling
     model = build_separator(config)
     mix = np.random.default_rng(2).uniform(-0.8, 0.8, (500, 2)).astype(np.float32)
     window = mix[None, : model.input_shape[1]]
     prefix, reference = save_original_checkpoint(config, tmp_path, window)
     (tmp_path / "config.json").write_text(
-        json.dumps(dict(config, mono_downmix=False, output_type="difference", num_layers=3))
+        json.dumps(
+            {**{key: config[key] for key in BASE_CONFIG}, "output_type": "difference", "num_layers": 3}
+        )
     )
     cli = [sys.executable, "-m", "wavenet_j.cli"]
     steps = [
@@ -144,7 +147,7 @@ def test_command_line_round_trip_from_an_original_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_sacred_export_script_imports_an_original_checkpoint(tmp_path):
-    config = dict(CONTEXT, upsampling="linear", num_layers=3)
+    config = CONTEXT.replace(upsampling="linear", num_layers=3)
     model = build_separator(config)
     window = np.random.default_rng(3).uniform(-0.8, 0.8, (1,) + model.input_shape[1:]).astype(np.float32)
     prefix, reference = save_original_checkpoint(config, tmp_path, window)

@@ -61,8 +61,10 @@ CONFIGS = {
 }
 
 
+CONFIGS = {name: complete_config(config) for name, config in CONFIGS.items()}
+
+
 def mix_for(config, seed=1):
-    config = complete_config(config)
     input_frames, _ = get_padding(config)
     # Loud enough that clipping and both LeakyReLU slopes are exercised.
     return (
@@ -78,7 +80,7 @@ def test_imported_checkpoint_reproduces_the_original_graph(name, tmp_path):
     config = CONFIGS[name]
     mix = mix_for(config)
     prefix, reference = save_original_checkpoint(config, tmp_path, mix)
-    model = import_original_checkpoint(build_separator(config), prefix, config)
+    model = import_original_checkpoint(build_separator(config), prefix)
     ours = model(mix, training=False)
     assert list(ours) == list(reference)
     for source, expected in reference.items():
@@ -90,7 +92,7 @@ def test_index_and_data_file_names_are_accepted(tmp_path):
     config = CONFIGS["mono_direct_tanh_linear"]
     prefix, reference = save_original_checkpoint(config, tmp_path, mix_for(config))
     for path in (prefix + ".index", prefix + ".data-00000-of-00001"):
-        model = import_original_checkpoint(build_separator(config), path, config)
+        model = import_original_checkpoint(build_separator(config), path)
         np.testing.assert_allclose(model(mix_for(config))["vocals"], reference["vocals"], atol=1e-4)
 
 
@@ -119,25 +121,22 @@ def weights_of(model):
 def test_a_checkpoint_of_another_config_names_the_variable_and_changes_nothing(other, message, tmp_path):
     config = CONFIGS["mono_direct_tanh_linear"]
     prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
-    target = dict(config, **other)
-    model = build_separator(target)
+    model = build_separator(config.replace(**other))
     before = weights_of(model)
     with pytest.raises(CheckpointMismatch, match=message):
-        import_original_checkpoint(model, prefix, target)
+        import_original_checkpoint(model, prefix)
     for a, b in zip(before, weights_of(model)):
         np.testing.assert_array_equal(a, b)
 
 
 def test_missing_checkpoint_is_named(tmp_path):
     with pytest.raises(CheckpointMismatch, match="cannot read a TF1 checkpoint at .*nothing-here"):
-        import_original_checkpoint(
-            build_separator(SMALL | {"num_frames": 64}), tmp_path / "nothing-here", SMALL
-        )
+        import_original_checkpoint(build_separator(complete_config(SMALL)), tmp_path / "nothing-here")
 
 
 def test_j_net_extensions_cannot_take_an_original_checkpoint():
     with pytest.raises(ConfigError, match="no equivalent of .*res_path_units"):
-        import_original_checkpoint(None, "unused", resolve_config("U2_2_5"))
+        import_original_checkpoint(build_separator(resolve_config("U2_2_5+tiny")), "unused")
 
 
 def test_original_config_dicts_map_to_ours():
@@ -194,12 +193,12 @@ def test_a_checkpoint_named_after_another_original_config_warns_naming_both(tmp_
         r"'full' \(expected_sr 44100 there, 22050 here\)",
     ):
         with pytest.raises(CheckpointMismatch):  # the warning comes before the checkpoint is read
-            import_original_checkpoint(None, prefix, resolve_config("full"))
+            import_original_checkpoint(build_separator(resolve_config("full")), prefix)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for path, config in ((prefix, "full_44KHz"), (str(tmp_path / "mine" / "model-3"), "full")):
             with pytest.raises(CheckpointMismatch):
-                import_original_checkpoint(None, path, resolve_config(config))
+                import_original_checkpoint(build_separator(resolve_config(config)), path)
     result = subprocess.run(
         [
             sys.executable,
@@ -226,9 +225,8 @@ def test_import_original_command_writes_a_ready_keras_model(tmp_path):
     mix = mix_for(config)
     prefix, reference = save_original_checkpoint(config, tmp_path, mix)
     # As the original's Sacred run wrote it: all of its keys, some of them about its data.
-    full = complete_config(config)
     original_dict = {
-        key: full[key]
+        key: config[key]
         for key in (
             "num_layers",
             "filter_size",
@@ -303,20 +301,23 @@ def test_import_original_command_refuses_a_mismatch_and_writes_nothing(tmp_path)
 
 
 def test_a_model_loaded_again_from_its_checkpoint_or_keras_file_keeps_its_fingerprint(tmp_path):
-    from wavenet_j.evaluation.musdb import fingerprint, separation_options
+    from wavenet_j.evaluation.musdb import fingerprint
     from wavenet_j.interop import load_separator
+    from wavenet_j.separation import SCORING, SeparationOptions
 
     config = CONFIGS["mono_direct_tanh_linear"]
     prefix, _ = save_original_checkpoint(config, tmp_path, mix_for(config))
-    options = separation_options()
-    model, loaded = load_separator(prefix, config)
-    expected = fingerprint(*load_separator(prefix, config), options)
-    assert fingerprint(model, loaded, options) == expected
+    model = load_separator(prefix, config)
+    expected = fingerprint(load_separator(prefix, config), SCORING)
+    assert fingerprint(model, SCORING) == expected and model.model_config == config
     model.save(tmp_path / "model.keras")
-    assert fingerprint(*load_separator(tmp_path / "model.keras"), options) == expected
-    assert fingerprint(model, dict(config, musdb_path="/moved"), options) == expected  # where the data lives
-    assert fingerprint(model, dict(config, output_activation="linear"), options) != expected
-    assert fingerprint(model, loaded, separation_options({"precision": "mixed_bfloat16"})) != expected
+    assert fingerprint(load_separator(tmp_path / "model.keras"), SCORING) == expected
+    moved = load_separator(prefix, config.replace(musdb_path="/moved", data_path="/elsewhere"))
+    assert fingerprint(moved, SCORING) == expected  # where the data lives changes no estimate
+    assert (
+        fingerprint(load_separator(prefix, config.replace(output_activation="linear")), SCORING) != expected
+    )
+    assert fingerprint(model, SeparationOptions(windows="original", precision="mixed_bfloat16")) != expected
 
 
 def test_a_file_named_keras_that_is_not_a_model_is_named(tmp_path):

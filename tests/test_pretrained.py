@@ -231,8 +231,8 @@ def test_from_zip_and_from_dir_install_without_a_server(models_zip, checkpoints,
     assert archive.exists()  # the user's copy is theirs
     code = (
         "from wavenet_j.interop import load_separator\n"
-        "model, config = load_separator('M6')\n"
-        "print(config['task'], list(model.output))"
+        "model = load_separator('M6')\n"
+        "print(model.model_config['task'], list(model.output))"
     )
     loaded = subprocess.run(
         [sys.executable, "-c", code],

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from networks import SMALL_NET
+from networks import SMALL_NET, small_net
 from wavenet_j.audio import AudioError
 from wavenet_j.backend import predict_fn
 from wavenet_j.models import build_separator, rebuild
 from wavenet_j.separation import (
+    SeparationOptions,
     separate_signal,
     separate_track,
     separate_windows,
@@ -43,7 +44,7 @@ def original_predict_track(model, mix):
 @pytest.mark.parametrize("context, frames", [(True, 40), (False, 64)])
 @pytest.mark.parametrize("length", [10, 43, 64, 129, 250])
 def test_separate_signal_equals_the_original_loop(context, frames, length):
-    model = build_separator(dict(SMALL_NET, context=context, num_frames=frames))
+    model = build_separator(small_net(context=context, num_frames=frames))
     mix = np.random.default_rng(length).uniform(-0.5, 0.5, (length, 2)).astype(np.float32)
     ours = separate_signal(model, tf.constant(mix), batch_windows=3)
     expected = original_predict_track(model, mix)
@@ -62,7 +63,7 @@ def test_window_starts():
 
 @pytest.mark.parametrize("length", [10, 200, 1001])
 def test_shared_context_pass_equals_separate_windows(length):
-    model = build_separator(dict(SMALL_NET, context=True, num_frames=40))
+    model = build_separator(small_net(context=True, num_frames=40))
     long_model, hop = shared_context(model, windows=4)
     assert hop % 2 ** SMALL_NET["num_layers"] == 0 and hop <= model.outputs[0].shape[1]
     assert long_model.input_shape[1] - model.input_shape[1] == 3 * hop
@@ -75,11 +76,11 @@ def test_shared_context_pass_equals_separate_windows(length):
 
 
 def test_separate_track_shares_context_or_runs_the_original_windows():
-    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
+    config = small_net(context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(3).uniform(-0.5, 0.5, (2000, 2)).astype(np.float32)
     original = original_predict_track(model, mix)
-    exact = separate_track(model, mix, 8000, windows="original")
+    exact = separate_track(model, mix, 8000, SeparationOptions(windows="original"))
     shared = separate_track(model, mix, 8000)
     for name in original:
         np.testing.assert_allclose(exact[name], original[name], atol=1e-6)
@@ -89,7 +90,7 @@ def test_separate_track_shares_context_or_runs_the_original_windows():
 
 
 def test_cached_separation_follows_weight_changes():
-    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
+    config = small_net(context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(4).uniform(-0.5, 0.5, (700, 2)).astype(np.float32)
     separate_track(model, mix, 8000)
@@ -106,7 +107,7 @@ def test_cached_separation_follows_weight_changes():
 def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
+    config = small_net(num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(0).uniform(-0.5, 0.5, (int(rate * seconds), channels)).astype(np.float32)
     estimates = separate_track(model, mix, rate)
@@ -117,7 +118,7 @@ def test_separate_track_returns_the_mix_shape_and_rate(rate, channels, seconds):
 def test_difference_output_sums_to_the_mix_at_the_models_rate():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
+    config = small_net(num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(1).uniform(-0.4, 0.4, (1000, 2)).astype(np.float32)  # no clipping needed
     estimates = separate_track(model, mix, 8000)
@@ -127,7 +128,7 @@ def test_difference_output_sums_to_the_mix_at_the_models_rate():
 def test_separate_track_rejects_what_it_cannot_use():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL_NET, num_frames=64)
+    config = small_net(num_frames=64)
     model = build_separator(config)
     with pytest.raises(ValueError, match="cannot separate a mix with 4 channels"):
         separate_track(model, np.zeros((100, 4), np.float32), 22050)
@@ -140,11 +141,11 @@ def test_separate_track_rejects_what_it_cannot_use():
 def test_bf16_separation_is_close_to_float32():
     from wavenet_j.separation import separate_track
 
-    config = dict(SMALL_NET, num_frames=64, expected_sr=8000)
+    config = small_net(num_frames=64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(2).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
     exact = separate_track(model, mix, 8000)
-    fast = separate_track(model, mix, 8000, precision="mixed_bfloat16")
+    fast = separate_track(model, mix, 8000, SeparationOptions(precision="mixed_bfloat16"))
     for name in exact:
         assert fast[name].dtype == np.float32
         difference = np.abs(fast[name] - exact[name]).max()
@@ -154,12 +155,12 @@ def test_bf16_separation_is_close_to_float32():
 @pytest.mark.parametrize("context, windows", [(False, "shared"), (True, "original"), (True, "shared")])
 @pytest.mark.parametrize("rate, channels", [(8000, 2), (11025, 1)])
 def test_segments_change_no_number(context, windows, rate, channels):
-    config = dict(SMALL_NET, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    config = small_net(context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(5).uniform(-0.5, 0.5, (5000, channels)).astype(np.float32)
-    whole = separate_track(model, mix, rate, windows=windows)
+    whole = separate_track(model, mix, rate, SeparationOptions(windows=windows))
     for seconds in (0.01, 0.07):  # segments of one grid unit, and of several
-        pieces = separate_track(model, mix, rate, windows=windows, segment_seconds=seconds)
+        pieces = separate_track(model, mix, rate, SeparationOptions(windows=windows, segment_seconds=seconds))
         for name in whole:
             np.testing.assert_allclose(pieces[name], whole[name], atol=1e-6)
     if rate == 8000 and channels == 2 and windows == "original":  # and both are the original's predict_track
@@ -172,12 +173,14 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
 
     from wavenet_j.separation import separate_file
 
-    config = dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000)
+    config = small_net(context=True, num_frames=40, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(6).uniform(-0.5, 0.5, (30000, 2)).astype(np.float32)
     soundfile.write(tmp_path / "song.flac", mix, 16000)
     mix = soundfile.read(tmp_path / "song.flac", dtype="float32")[0]  # as 16-bit samples
-    stems = separate_file(model, tmp_path / "song.flac", tmp_path / "stems", segment_seconds=0.5)
+    stems = separate_file(
+        model, tmp_path / "song.flac", tmp_path / "stems", options=SeparationOptions(segment_seconds=0.5)
+    )
     expected = separate_track(model, mix, 16000)
     for name, path in stems.items():
         stem, rate = soundfile.read(path, dtype="float32")
@@ -196,17 +199,17 @@ def test_separate_file_streams_stems_equal_to_separate_track(tmp_path):
 @pytest.mark.parametrize("context, stages", [(True, 1), (False, 2)])
 @pytest.mark.slow
 def test_xla_separation_gives_the_same_numbers(context, stages):
-    config = dict(SMALL_NET, context=context, num_frames=40 if context else 64, expected_sr=8000)
+    config = small_net(context=context, num_frames=40 if context else 64, expected_sr=8000)
     model = build_separator(config)
     mix = np.random.default_rng(7).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
-    plain = separate_track(model, mix, 8000, stages=stages)
-    compiled = separate_track(model, mix, 8000, stages=stages, jit_compile=True)
+    plain = separate_track(model, mix, 8000, SeparationOptions(stages=stages))
+    compiled = separate_track(model, mix, 8000, SeparationOptions(stages=stages, jit_compile=True))
     for name in plain:
         np.testing.assert_allclose(compiled[name], plain[name], atol=1e-5)
 
 
 def small_model():
-    config = dict(SMALL_NET, expected_sr=8000)
+    config = small_net(expected_sr=8000)
     return build_separator(config), config
 
 
@@ -309,7 +312,7 @@ def test_a_nan_in_the_mix_is_reported_where_it_is():
 @pytest.mark.parametrize("length, given", [(10, (0, 0)), (251, (0, 0)), (1001, (37, 53))])
 @pytest.mark.parametrize("grid", ["original", "shared"])
 def test_numpy_windows_equal_the_tensorflow_graph(grid, length, given, jit_compile):
-    model = build_separator(dict(SMALL_NET, context=True, num_frames=40))
+    model = build_separator(small_net(context=True, num_frames=40))
     network, hop, batch_windows = model, None, 3
     if grid == "shared":
         network, hop = shared_context(model, windows=4)
@@ -338,13 +341,13 @@ sys.modules["tensorflow"] = None  # nothing TensorFlow may be imported
 import keras
 import numpy as np
 
-from wavenet_j.separation import separate_track
+from wavenet_j.separation import SeparationOptions, separate_track
 
 model = keras.saving.load_model(sys.argv[1])
 expected = np.load(sys.argv[2])
 difference = 0.0
 for windows in ("shared", "original"):
-    estimates = separate_track(model, expected["mix"], 8000, windows=windows)
+    estimates = separate_track(model, expected["mix"], 8000, SeparationOptions(windows=windows))
     for name, estimate in estimates.items():
         difference = max(difference, float(np.abs(estimate - expected[windows + "/" + name]).max()))
 print(f"{keras.backend.backend()}: max difference from TensorFlow {difference:.3g}")
@@ -356,12 +359,12 @@ print(f"{keras.backend.backend()}: max difference from TensorFlow {difference:.3
 def test_separation_on_another_backend_equals_tensorflow(backend, tmp_path):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
-    model = build_separator(dict(SMALL_NET, context=True, num_frames=40, expected_sr=8000))
+    model = build_separator(small_net(context=True, num_frames=40, expected_sr=8000))
     model.save(tmp_path / "model.keras")
     mix = np.random.default_rng(9).uniform(-0.5, 0.5, (3000, 2)).astype(np.float32)
     expected = {"mix": mix}
     for windows in ("shared", "original"):
-        for name, estimate in separate_track(model, mix, 8000, windows=windows).items():
+        for name, estimate in separate_track(model, mix, 8000, SeparationOptions(windows=windows)).items():
             expected[windows + "/" + name] = estimate
     np.savez(tmp_path / "expected.npz", **expected)
     result = subprocess.run(

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from wavenet_j.configs import MODEL_NAMES, ConfigError, resolve_config
+from wavenet_j.configs import MODEL_NAMES, ConfigError, complete_config, resolve_config
 from wavenet_j.models import build_separator, get_padding, layer_group, multi_stage
 from wavenet_j.models.layers import UpsampleConv
 from wavenet_j.models.summary import receptive_field
@@ -28,7 +28,7 @@ def random_mix(model, batch=2, seed=0):
 
 
 def test_empty_config_is_u1():
-    u1 = build_separator({})
+    u1 = build_separator(complete_config({}))
     named = build_separator(resolve_config("U1"))
     assert u1.count_params() == named.count_params() == 6181278
     for (path, a), b in zip(weights_of(u1).items(), weights_of(named).values()):
@@ -120,13 +120,13 @@ def test_l_models_freeze_the_decoder_and_select_skips_as_the_paper_says():
 
 
 def test_l_model_with_learned_upsampling_freezes_the_interpolation_weights(small):
-    model = build_separator(dict(small, freeze_decoder=True, upsampling="learned"))
+    model = build_separator(small.replace(freeze_decoder=True, upsampling="learned"))
     upsamplers = [layer for layer in model.layers if layer.name.startswith("decoder_upsample")]
     assert len(upsamplers) == 3 and all(not layer.trainable and layer.weights for layer in upsamplers)
 
 
 def test_res_paths_and_multires_blocks_sit_where_the_config_says(small):
-    model = build_separator(dict(small, res_path_units=2, res_path_levels=2, multires_levels=1))
+    model = build_separator(small.replace(res_path_units=2, res_path_levels=2, multires_levels=1))
     assert layer_names(model, "encoder_respath") >= {
         "encoder_respath0_unit0_conv",
         "encoder_respath0_unit1_shortcut",
@@ -145,8 +145,8 @@ def test_res_paths_and_multires_blocks_sit_where_the_config_says(small):
 
 
 def test_context_model_with_multires_and_res_paths_keeps_the_original_lengths(small):
-    config = dict(
-        small, context=True, multires_levels=2, res_path_units=1, res_path_levels=2, upsampling="learned"
+    config = small.replace(
+        context=True, multires_levels=2, res_path_units=1, res_path_levels=2, upsampling="learned"
     )
     model = build_separator(config)
     input_frames, output_frames = get_padding(config)
@@ -168,8 +168,8 @@ def test_difference_output_sums_to_the_mix_in_training(small):
 
 
 def test_same_seed_same_weights_other_seed_other_weights(small):
-    first, second = build_separator(dict(small, seed=7)), build_separator(dict(small, seed=7))
-    other = build_separator(dict(small, seed=8))
+    first, second = build_separator(small.replace(seed=7)), build_separator(small.replace(seed=7))
+    other = build_separator(small.replace(seed=8))
     a, b, c = weights_of(first), weights_of(second), weights_of(other)
     for path in a:
         np.testing.assert_array_equal(a[path], b[path], err_msg=path)
@@ -187,7 +187,7 @@ def test_same_seed_same_weights_other_seed_other_weights(small):
     ],
 )
 def test_keras_round_trip_keeps_outputs_and_trainable_flags(small, extra, tmp_path):
-    model = build_separator(dict(small, **extra))
+    model = build_separator(small.replace(**extra))
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
@@ -217,7 +217,7 @@ def test_multi_stage_feeds_each_estimate_back_through_the_same_weights(small, tm
 
 
 def test_multi_stage_refuses_context_models(small):
-    model = build_separator(dict(small, context=True))
+    model = build_separator(small.replace(context=True))
     assert multi_stage(model, 1).output_shape == model.output_shape
     with pytest.raises(ConfigError, match="as long as its input"):
         multi_stage(model, 2)
@@ -233,22 +233,18 @@ def test_wrong_channel_count_names_the_shapes(small):
 
 def test_bad_config_values_fail_before_building():
     with pytest.raises(ConfigError, match="'upsampling'.*'cubic'"):
-        build_separator({"upsampling": "cubic"})
+        complete_config({"upsampling": "cubic"})
     with pytest.raises(ConfigError, match="'num_layers'"):
-        build_separator({"num_layers": 0})
+        complete_config({"num_layers": 0})
     with pytest.raises(ConfigError, match="too small"):
-        build_separator({"context": True, "num_frames": 1, "merge_filter_size": 1})
+        build_separator(complete_config({"context": True, "num_frames": 1, "merge_filter_size": 1}))
 
 
 def test_receptive_field_by_hand():
     # One level, widths 3: the centre (even) output sees x[c-5 .. c+5] through the bottleneck.
-    config = {
-        "num_layers": 1,
-        "filter_size": 3,
-        "input_filter_size": 3,
-        "merge_filter_size": 3,
-        "num_frames": 64,
-    }
+    config = complete_config(
+        {"num_layers": 1, "filter_size": 3, "input_filter_size": 3, "merge_filter_size": 3, "num_frames": 64}
+    )
     assert receptive_field(config) == 11
     # A context model's field fits in its input.
     m4 = resolve_config("M4")
@@ -257,18 +253,20 @@ def test_receptive_field_by_hand():
 
 
 def test_every_encoder_conv_has_filter_size_as_in_the_original_graph():
-    config = {
-        "num_layers": 3,
-        "num_initial_filters": 4,
-        "filter_size": 7,
-        "input_filter_size": 7,
-        "num_frames": 64,
-    }
+    config = complete_config(
+        {
+            "num_layers": 3,
+            "num_initial_filters": 4,
+            "filter_size": 7,
+            "input_filter_size": 7,
+            "num_frames": 64,
+        }
+    )
     model = build_separator(config)
     widths = [model.get_layer(f"encoder_conv{level}").kernel.shape[0] for level in range(3)]
     assert widths == [7, 7, 7] and model.get_layer("bottleneck_conv").kernel.shape[0] == 7
     with pytest.raises(ConfigError, match="input_filter_size'\\] = 15 differs from filter_size = 7"):
-        build_separator({"num_layers": 3, "filter_size": 7, "num_frames": 64})
+        complete_config({"num_layers": 3, "filter_size": 7, "num_frames": 64})
 
 
 def test_a_model_saved_before_the_schedule_key_still_loads_and_separates(small, tmp_path):

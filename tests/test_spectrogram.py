@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tf1_reference import save_original_checkpoint
-from wavenet_j.configs import ConfigError, resolve_config
+from wavenet_j.configs import ConfigError, complete_config, resolve_config
 from wavenet_j.interop import CheckpointMismatch, export_model, import_original_checkpoint, load_separator
 from wavenet_j.models import build_separator, get_padding
 from wavenet_j.models.spectrogram import STFT, InverseSTFT, source_magnitudes
@@ -30,7 +30,7 @@ def audio(shape, seed=1, scale=1.0):
 
 
 def test_shapes_layers_and_the_named_configs():
-    model = build_separator(SMALL)
+    model = build_separator(complete_config(SMALL))
     assert model.input_shape == (None, 6400, 1)
     assert [tuple(out.shape) for out in model.outputs] == [(None, 6400, 1)] * 2
     mix = audio((2, 6400, 1))
@@ -67,13 +67,13 @@ def test_inverse_stft_of_the_stft_is_the_signal_away_from_the_edges():
 
 
 def test_a_checkpoint_of_a_wider_spectrogram_u_net_names_the_variable(tmp_path):
-    config = dict(SMALL, num_layers=2)
+    config = complete_config(dict(SMALL, num_layers=2))
     prefix, _ = save_original_checkpoint(config, tmp_path, audio((1, config["num_frames"], 1)))
-    wider = dict(config, num_initial_filters=config["num_initial_filters"] + 1)
+    wider = config.replace(num_initial_filters=config["num_initial_filters"] + 1)
     with pytest.raises(
         CheckpointMismatch, match="'separator/conv2d/kernel' has shape .* 'encoder_[a-z]+_conv0'"
     ):
-        import_original_checkpoint(build_separator(wider), prefix, wider)
+        import_original_checkpoint(build_separator(wider), prefix)
 
 
 def synthetic_batch(config, batch=4):
@@ -114,13 +114,13 @@ def test_training_steps_lower_the_loss(raw_audio_loss):
 
 
 def test_keras_round_trip_and_separation(tmp_path):
-    model = build_separator(SMALL)
+    model = build_separator(complete_config(SMALL))
     for weight in model.non_trainable_weights:  # moving statistics that are not the initial ones
         weight.assign(np.random.default_rng(4).uniform(0.5, 1.5, weight.shape))
     path = tmp_path / "spectrogram.keras"
     model.save(path)
-    loaded, config = load_separator(path)
-    assert config == model.model_config
+    loaded = load_separator(path)
+    assert loaded.model_config == model.model_config
     mix = audio((2, 6400, 1))
     for source, expected in model(mix, training=False).items():
         np.testing.assert_array_equal(loaded(mix, training=False)[source], expected, err_msg=source)
@@ -159,7 +159,9 @@ def test_the_trainer_trains_and_validates_with_the_magnitude_loss(tmp_path):
     )
     trainer = Trainer(config, "run")
     result = trainer.fit()
-    assert result["steps"] == 12 and load_separator(result["best_model"])[1]["raw_audio_loss"] is False
+    assert (
+        result["steps"] == 12 and load_separator(result["best_model"]).model_config["raw_audio_loss"] is False
+    )
     valid = get_dataset(config, "valid")
     expected = np.concatenate(
         [

@@ -37,8 +37,8 @@ def toy_root(tmp_path_factory):
 
 def tiny(name, toy_root, tmp_path, **extra):
     """``cfg.<name> cfg.tiny`` on a small toy corpus, shortened further for the test suite."""
-    config = resolve_config([name, "tiny"])
-    config.update(
+    return resolve_config(
+        [name, "tiny"],
         {
             "num_frames": 1024,
             "batch_size": 4,
@@ -49,9 +49,8 @@ def tiny(name, toy_root, tmp_path, **extra):
             "model_base_dir": str(tmp_path / "runs"),
             "log_dir": str(tmp_path / "logs"),
             **extra,
-        }
+        },
     )
-    return config
 
 
 @pytest.mark.parametrize(
@@ -212,8 +211,9 @@ def test_a_new_stage_continues_from_the_latest_weights_and_adam_state(toy_root, 
 
 RUN = """
 import sys, json
+from wavenet_j.configs import complete_config
 from wavenet_j.training import train
-result = train(json.loads(sys.argv[1]), sys.argv[2])
+result = train(complete_config(json.loads(sys.argv[1])), sys.argv[2])
 print("RESULT", json.dumps(result), flush=True)
 """
 
@@ -296,8 +296,9 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from wavenet_j.training import Trainer
+from wavenet_j.configs import complete_config
 from wavenet_j.data.pipeline import get_dataset
-config = json.loads(sys.argv[1])
+config = complete_config(json.loads(sys.argv[1]))
 results = {}
 two_cpus = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 strategies = {"one": tf.distribute.get_strategy(), "two": two_cpus}
@@ -431,7 +432,7 @@ def test_missing_corpus_is_named_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="nowhere.* does not exist"):
         Trainer(config, "run")
     with pytest.raises(ValueError, match="musdb_path'\\] is not set"):
-        Trainer(dict(config, musdb_path=None), "run")
+        Trainer(config.replace(musdb_path=None), "run")
     assert not (tmp_path / "runs").exists() and not (tmp_path / "logs").exists()  # no empty run folders left
 
 
@@ -527,7 +528,7 @@ def test_resuming_with_other_trained_values_is_one_line_from_the_cli_and_changes
     config = copied_run(finished_run, tmp_path)
     run, logs = tmp_path / "model_base_dir" / "run", tmp_path / "log_dir" / "run"
     files, events = run_files(run), sorted(os.listdir(logs))
-    given = dict(config, epoch_it=30, num_initial_filters=8)
+    given = config.replace(epoch_it=30, num_initial_filters=8)
     cli = os.path.join(os.path.dirname(sys.executable), "wavenet-j")
     sets = [f"--set={key}={given[key]}" for key in RESUMED_KEYS]
     result = subprocess.run(
@@ -588,8 +589,8 @@ def test_a_moved_corpus_resumes_only_while_it_gives_the_same_split(finished_run,
         match=rf"^run .* was trained on other tracks than musdb_path '.*renamed' \(recorded '.*'\) gives "
         rf"\((valid|train): '{last}' recorded, '{last}x' given\); use another --id",
     ):
-        Trainer(dict(config, musdb_path=renamed), "run").fit()
-    assert Trainer(dict(config, musdb_path=moved), "run").fit()["steps"] == 4
+        Trainer(config.replace(musdb_path=renamed), "run").fit()
+    assert Trainer(config.replace(musdb_path=moved), "run").fit()["steps"] == 4
     run = tmp_path / "model_base_dir" / "run"
     assert (
         f"run {run} continues with max_epochs 2 (recorded 1), musdb_path {moved!r} (recorded {toy_root!r})\n"
@@ -673,7 +674,7 @@ def test_a_smaller_max_epochs_ends_the_stage_of_a_resumed_run_without_its_partia
     with pytest.raises(Killed):
         killed.fit()
     killed.writer.close()
-    result = Trainer(dict(config, max_epochs=1), "run").fit()
+    result = Trainer(config.replace(max_epochs=1), "run").fit()
     said = capsys.readouterr().out
     run = os.path.join(config["model_base_dir"], "run")
     assert (

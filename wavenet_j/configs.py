@@ -3,10 +3,16 @@
 These plain dicts are the single definition of each model. ``Config.py`` at the top of the
 repository turns them into the Sacred ingredient ``cfg`` (``with cfg.J1 cfg.tiny``), and
 ``resolve_config`` gives the same result without Sacred, for notebooks and the CLI.
+
+A config enters the package through ``complete_config`` (which ``resolve_config``, a loaded model
+and the original's configs go through): it fills in U1's values, validates every key once and
+gives a read-only ``ModelConfig``, which the rest of the package reads as it is.
 """
 
 import ast
 import copy
+import os
+from collections.abc import Mapping, Sequence
 
 # Training stages, one (batch size factor, Adam learning rate) pair each. The J-Net paper's
 # (section 3.2; its authors' Training.py uses batch 16, 32, 32): lr 1e-4, then batch x2 and 1e-5,
@@ -18,22 +24,22 @@ ORIGINAL_SCHEDULE = [[1, 1e-4], [2, 1e-5]]
 BASE_CONFIG = {
     # task and audio
     "task": "voice",  # "voice": accompaniment + vocals; "multi_instrument": bass, drums, other, vocals
-    "mono_downmix": False,
-    "expected_sr": 22050,
+    "mono_downmix": False,  # True: the model separates mono audio (stereo songs are averaged first)
+    "expected_sr": 22050,  # the model's sample rate; songs are resampled to it and back
     "num_frames": 16384,  # output samples per example (the input is longer in context mode)
     # architecture (the original Wave-U-Net's keys)
     # "unet": Wave-U-Net; "unet_spectrogram": the original's spectrogram U-Net (Jansson et al. 2017)
     "network": "unet",
-    "num_layers": 10,
-    "num_initial_filters": 24,
-    "filter_size": 15,
-    "input_filter_size": 15,
-    "merge_filter_size": 5,
-    "output_filter_size": 1,
-    "context": False,
-    "upsampling": "linear",
-    "output_type": "difference",
-    "output_activation": "tanh",
+    "num_layers": 10,  # encoder levels, each halving the time resolution
+    "num_initial_filters": 24,  # filters of level 0; level i has (i + 1) times as many
+    "filter_size": 15,  # width of the encoder convs
+    "input_filter_size": 15,  # the original's key for the first conv's width; must equal filter_size
+    "merge_filter_size": 5,  # width of the decoder convs after each skip is concatenated
+    "output_filter_size": 1,  # width of the output convs
+    "context": False,  # True: "valid" convs, so an output sees input context (M3-M6); False: "same" convs
+    "upsampling": "linear",  # decoder upsampling: "linear" interpolation or "learned" interpolation weights
+    "output_type": "difference",  # "difference": the last source is the mix minus the others; "direct"
+    "output_activation": "tanh",  # of the output convs: "tanh" or "linear"
     # J-Net paper extensions
     "freeze_encoder": False,  # J models: encoder convs (and Res paths / MultiRes blocks in it) stay random
     "freeze_decoder": False,  # L models: decoder convs and learned interpolation weights stay random
@@ -48,11 +54,11 @@ BASE_CONFIG = {
     "raw_audio_loss": True,
     "seed": 0,  # draws every random weight, so a frozen random encoder is reproducible
     # data and training (paper section 3.2)
-    "augmentation": True,
-    "batch_size": 16,
+    "augmentation": True,  # a random gain in [0.7, 1) per source of each training snippet
+    "batch_size": 16,  # training examples per step in stage 1 (the schedule's factors multiply it)
     "schedule": PAPER_SCHEDULE,  # one (batch size factor, learning rate) pair per early-stopped stage
-    "epoch_it": 2000,
-    "worse_epochs": 15,
+    "epoch_it": 2000,  # training steps per epoch; validation follows each epoch
+    "worse_epochs": 15,  # a stage ends after this many epochs without a better validation loss
     "max_epochs": None,  # cap on the epochs of each stage; None = the paper's early stopping alone
     "checkpoint_steps": None,  # resumable checkpoint every this many steps; None = after every epoch
     "jit_compile": False,  # XLA-compile the training step
@@ -66,7 +72,8 @@ BASE_CONFIG = {
     "log_dir": "logs",
 }
 
-DERIVED_KEYS = ("source_names", "num_sources", "num_channels")
+DERIVED_KEYS = ("source_names", "num_sources", "num_channels", "corpus_root")
+TOY = "toy"  # musdb_path value: the generated toy corpus, in data_path/toy_musdb
 
 SOURCE_NAMES = {
     "voice": ["accompaniment", "vocals"],
@@ -212,16 +219,34 @@ class ConfigError(ValueError):
     """A model_config key or value that no model can be built from."""
 
 
-def resolve_config(names, overrides=None):
+class ModelConfig(dict):
+    """A completed, validated model_config (made by ``complete_config``), read-only: a changed config
+    is a new one, ``config.replace(key=value)``, validated as every config is. It is a dict for
+    everything that reads one (JSON, Keras's saved configs, ``{**config}``)."""
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a ModelConfig is read-only; config.replace(key=value) gives a changed copy")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _read_only
+
+    def __reduce__(self):  # copies and pickles rebuild the dict without item assignment
+        return ModelConfig, (dict(self),)
+
+    def replace(self, **changes) -> "ModelConfig":
+        """This config with ``changes``, completed and validated again (derived keys follow)."""
+        return complete_config({**{k: v for k, v in self.items() if k not in DERIVED_KEYS}, **changes})
+
+
+def resolve_config(names: str | Sequence[str], overrides: Mapping | None = None) -> ModelConfig:
     """The final model_config of one named config, or of several applied in order, then ``overrides``.
 
     ``resolve_config(["J1", "tiny"], {"musdb_path": "/data"})`` equals
     ``with cfg.J1 cfg.tiny cfg.model_config.musdb_path=/data``; a ``cfg.`` prefix is accepted.
-    Unknown names raise ConfigError listing the known ones, unknown or invalid overrides one
-    naming the key.
+    ``names`` may be one string of names joined with ``+`` (``"J1+tiny"``). Unknown names raise
+    ConfigError listing the known ones, unknown or invalid overrides one naming the key.
     """
     if isinstance(names, str):
-        names = [names]
+        names = split_names(names)
     config = copy.deepcopy(BASE_CONFIG)
     for name in names:
         key = name[len("cfg.") :] if name.startswith("cfg.") else name
@@ -232,7 +257,22 @@ def resolve_config(names, overrides=None):
     return complete_config(config)
 
 
-def parse_overrides(assignments):
+def split_names(text: str) -> list[str]:
+    """``["J1", "tiny"]`` of ``"J1+tiny"``, named configs as the command lines join them; ``""`` is none."""
+    return [name for name in text.split("+") if name]
+
+
+def model_config_of(config: ModelConfig, user: str) -> ModelConfig:
+    """``config`` where it is a ``ModelConfig``; anything else gets one error saying how to make one."""
+    if not isinstance(config, ModelConfig):
+        raise ConfigError(
+            f"{user} takes a completed model_config, as resolve_config(names, overrides) or "
+            f"complete_config(dict) give it; got a {type(config).__name__}"
+        )
+    return config
+
+
+def parse_overrides(assignments: Sequence[str]) -> dict:
     """``{key: value}`` of ``["key=value", ...]``, values read as Python literals (strings as they are),
     as Sacred reads ``with`` updates, so both command lines take the same text."""
     overrides = {}
@@ -250,7 +290,7 @@ def parse_overrides(assignments):
     return overrides
 
 
-def upgrade_saved_config(config):
+def upgrade_saved_config(config: Mapping | None) -> Mapping | None:
     """A model_config saved in a ``.keras`` file before ``schedule`` existed, in today's keys.
 
     Those files carry ``init_sup_sep_lr``; every model was then trained with the paper's three
@@ -263,20 +303,34 @@ def upgrade_saved_config(config):
     return config
 
 
-def derived_keys(config):
-    """The keys every model_config carries but nobody sets: they follow from task and mono_downmix."""
+def derived_keys(config: Mapping) -> dict:
+    """The keys every model_config carries but nobody sets: the sources and channels follow from task
+    and mono_downmix, the corpus root (None without a corpus) from musdb_path and data_path."""
     sources = list(SOURCE_NAMES[config["task"]])
+    root = config["musdb_path"]
     return {
         "source_names": sources,
         "num_sources": len(sources),
         "num_channels": 1 if config["mono_downmix"] else 2,
+        "corpus_root": os.path.join(config["data_path"], "toy_musdb") if root == TOY else root,
     }
 
 
-def complete_config(partial):
-    """A validated full model_config: U1's values for missing keys, derived keys added.
+def corpus_root(config: Mapping) -> str:
+    """The MUSDB root a config reads (its ``corpus_root``: ``musdb_path``, or the toy corpus's folder
+    for ``"toy"``), or one error saying how to set it. It touches no file: ``ensure_toy_corpus`` is
+    what generates the toy corpus."""
+    if config["corpus_root"] is None:
+        raise ConfigError(
+            "model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
+            "or use 'toy' for the generated toy corpus"
+        )
+    return config["corpus_root"]
 
-    Raises ConfigError naming the offending key, what it holds and what is allowed.
+
+def complete_config(partial: Mapping) -> ModelConfig:
+    """The ``ModelConfig`` of ``partial``: U1's values for missing keys, every value validated, derived
+    keys added. Raises ConfigError naming the offending key, what it holds and what is allowed.
     """
     if "init_sup_sep_lr" in partial:
         raise ConfigError(
@@ -296,11 +350,10 @@ def complete_config(partial):
     for key, value in derived.items():
         if key in partial and partial[key] != value:
             raise ConfigError(
-                f"model_config[{key!r}] is {partial[key]!r} but task={config['task']!r} and "
-                f"mono_downmix={config['mono_downmix']!r} give {value!r}; leave it out"
+                f"model_config[{key!r}] is {partial[key]!r} but the other keys give {value!r}; leave it out"
             )
     config.update(derived)
-    return config
+    return ModelConfig(config)
 
 
 def _validate_values(config):
@@ -349,7 +402,10 @@ def _validate_integers(config):
 
 
 def _validate_optional_values(config):
-    """The keys whose None means "not given": data paths, precision, MUSDB's layout."""
+    """The paths (the corpora's None means "not given"), precision, MUSDB's layout."""
+    for key in ("data_path", "model_base_dir", "log_dir"):
+        if not isinstance(config[key], str):
+            raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path")
     for key in ("musdb_path", "ccmixter_path"):
         if config[key] is not None and not isinstance(config[key], str):
             raise ConfigError(f"model_config[{key!r}] = {config[key]!r} must be a path or None")

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.audio import to_model_channels
+from wavenet_j.configs import corpus_root
 from wavenet_j.data.tracks import (
     CCMIXTER_FILES,
     MUSDB_STEMS,
@@ -163,7 +164,7 @@ def _cached(folder, tracks, model_config, description):
 def musdb_cache(model_config, subset):
     """The cached tracks of MUSDB18 / MUSDB18-HQ's ``subset`` ("train" or "test"), building what is
     missing."""
-    root = model_config["musdb_path"]
+    root = corpus_root(model_config)
     sources = [
         SourceTrack(
             track.name,

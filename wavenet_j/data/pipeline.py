@@ -14,34 +14,21 @@ import threading
 
 import numpy as np
 
-from wavenet_j.configs import ConfigError, complete_config
+from wavenet_j.configs import TOY, corpus_root
 from wavenet_j.data.cache import ccmixter_cache, musdb_cache
 from wavenet_j.data.tracks import ACCOMPANIMENT, DataError
 from wavenet_j.models import get_padding
 
 PARTITIONS = ("train", "valid", "test")
-TOY = "toy"  # musdb_path value: the generated toy corpus under data_path
 
 
-def corpus_root(model_config):
-    """The MUSDB root a config reads: its ``musdb_path``, or for ``"toy"`` the toy corpus's folder
-    under ``data_path``. It touches no file: ``ensure_toy_corpus`` is what generates the toy corpus."""
-    root = model_config["musdb_path"]
-    if root is None:
-        raise ConfigError(
-            "model_config['musdb_path'] is not set: point it at MUSDB18 or MUSDB18-HQ, "
-            "or use 'toy' for the generated toy corpus"
-        )
-    return os.path.join(model_config["data_path"], "toy_musdb") if root == TOY else root
-
-
-def ensure_toy_corpus(model_config):
+def ensure_toy_corpus(config):
     """Generate the toy corpus's missing tracks when the config reads it, so every command has data
     offline; for any other corpus it does nothing."""
-    if model_config["musdb_path"] == TOY:
+    if config["musdb_path"] == TOY:
         from wavenet_j.data.toy import make_toy_corpus
 
-        make_toy_corpus(corpus_root(model_config))
+        make_toy_corpus(config["corpus_root"])
 
 
 def split_train_valid(names, fraction, seed, corpus):
@@ -64,13 +51,11 @@ def split_train_valid(names, fraction, seed, corpus):
     return [n for i, n in enumerate(names) if i not in valid], [n for i, n in enumerate(names) if i in valid]
 
 
-def partition_tracks(model_config, partition):
+def partition_tracks(config, partition):
     """The cached tracks of a partition: train (MUSDB train minus validation, plus CCMixter), valid, test."""
-    config = complete_config(model_config)
     if partition not in PARTITIONS:
         raise ValueError(f"partition {partition!r} is not one of {list(PARTITIONS)}")
     ensure_toy_corpus(config)
-    config = dict(config, musdb_path=corpus_root(config))
     if partition == "test":
         return musdb_cache(config, "test")
     tracks = musdb_cache(config, "train")
@@ -78,7 +63,7 @@ def partition_tracks(model_config, partition):
         [t.name for t in tracks],
         config["valid_fraction"],
         config["seed"],
-        os.path.join(config["musdb_path"], "train"),
+        os.path.join(corpus_root(config), "train"),
     )
     chosen = set(valid if partition == "valid" else train)
     selected = [t for t in tracks if t.name in chosen]
@@ -225,10 +210,9 @@ def _prefetched(cutter, jobs, first):
                     out.get(timeout=0.01)
 
 
-def _source(model_config, partition, batch_size, epoch, start, workers):
+def _source(config, partition, batch_size, epoch, start, workers):
     """``(config, cutter, iterate)``: the tracks read and checked once; each ``iterate()`` starts a
     fresh pass over the batches after the first ``start``, batch ``i`` cut by worker ``i % workers``."""
-    config = complete_config(model_config)
     batch_size = batch_size or config["batch_size"]
     cutter = _Cutter(partition_tracks(config, partition), config)
 

@@ -13,54 +13,69 @@ layout of musdb's ``estimates_dir`` and museval's ``eval_mus_dir``), so sigsep's
 them independently.
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import hashlib
 import json
 import multiprocessing
 import os
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile
 
 from wavenet_j.atomic import atomic_path, write_text
-from wavenet_j.configs import complete_config
 from wavenet_j.data.tracks import ACCOMPANIMENT, MUSDB_STEMS, musdb_tracks, read_musdb_track
 from wavenet_j.evaluation.bss import METRICS, evaluate_track
 from wavenet_j.evaluation.statistics import csv_table, markdown_table, summarize
+from wavenet_j.separation.options import SCORING, SeparationOptions
+from wavenet_j.shards import shard_of
+
+if TYPE_CHECKING:
+    import keras
+    from musdb.audio_classes import MultiTrack as MusdbTrack
 
 _worker = {}
 
 # Where the data and the runs live changes no estimate, and may move between a killed evaluation and
 # its resumption.
-_LOCATIONS = ("musdb_path", "musdb_is_wav", "ccmixter_path", "data_path", "model_base_dir", "log_dir")
+_LOCATIONS = (
+    "musdb_path",
+    "corpus_root",
+    "musdb_is_wav",
+    "ccmixter_path",
+    "data_path",
+    "model_base_dir",
+    "log_dir",
+)
 
 
 class EvaluationError(ValueError):
     """A results folder that holds the scores of another model or other separation options."""
 
 
-def separation_options(separation=None):
-    """``separate_track``'s options as scored: the defaults that change estimates, then ``separation``.
-
-    Context models are scored on the original's window grid unless ``windows="shared"`` is
-    given, so the numbers compare with the original's and the paper's.
-    """
-    return {"stages": 1, "windows": "original", "precision": None, **(separation or {})}
-
-
-def fingerprint(model, model_config, separation):
+def fingerprint(model: keras.Model, options: SeparationOptions) -> str:
     """sha256 of what decides a model's scores: its weights in order, its model_config, the separation
-    options. The same model loaded again (from its ``.keras`` file or its original checkpoint) gives
-    the same fingerprint."""
+    options that change estimates. The same model loaded again (from its ``.keras`` file or its
+    original checkpoint) gives the same fingerprint."""
     digest = hashlib.sha256()
     for weight in model.weights:
         value = np.ascontiguousarray(weight.numpy())
         digest.update(f"{value.dtype}{value.shape}".encode())
         digest.update(value.tobytes())
-    config = {key: value for key, value in complete_config(model_config).items() if key not in _LOCATIONS}
-    digest.update(json.dumps([config, separation], sort_keys=True, default=str).encode())
+    config = {key: value for key, value in model.model_config.items() if key not in _LOCATIONS}
+    digest.update(json.dumps([config, options.estimates()], sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def result_name(model_path: str | os.PathLike) -> str:
+    """The name a model's results go by (its folder below ``evaluate``'s output, its column): a
+    released model's name, the file's stem, or its run folder's name for a run's ``best.keras``."""
+    path = os.fspath(model_path)
+    stem = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+    return os.path.basename(os.path.dirname(os.path.abspath(path))) if stem == "best" else stem
 
 
 def references(audio, source_names):
@@ -71,21 +86,26 @@ def references(audio, source_names):
     return {name: stems[name] for name in source_names}
 
 
-def score_track(model, model_config, track, *, separation=None, estimates_dir=None):
-    """``{source: {metric: [per-second values]}}`` of one musdb track; ``separation`` holds
-    ``separate_track``'s options (``stages``, ``windows``, ``precision`` ...; see ``separation_options``).
+def score_track(
+    model: keras.Model,
+    track: MusdbTrack,
+    *,
+    options: SeparationOptions = SCORING,
+    estimates_dir: str | None = None,
+) -> dict:
+    """``{source: {metric: [per-second values]}}`` of one musdb track, separated with ``options``.
 
     With ``estimates_dir`` the estimates are written there first, unless all of them already are.
     """
     from wavenet_j.separation import separate_track
 
     rate, audio = read_musdb_track(track)
-    estimates = separate_track(model, audio[0], rate, **separation_options(separation))
+    estimates = separate_track(model, audio[0], rate, options)
     if estimates_dir is not None:
         folder = _stems_folder(estimates_dir, track.subset, track.name)
         if not _has_stems(folder, estimates):
             _write_stems(folder, estimates, rate)
-    return evaluate_track(references(audio, model_config["source_names"]), estimates, rate)
+    return evaluate_track(references(audio, model.model_config["source_names"]), estimates, rate)
 
 
 def _track_file(out_dir, subset, name):
@@ -144,20 +164,19 @@ def _check_fingerprint(folder, made_by, holds, kind="scores"):
         )
 
 
-def _start_worker(model_path, model_config, job):
+def _start_worker(model_path, config, job):
     """A worker process loads the model itself: a Keras model does not cross processes."""
     from wavenet_j.interop import load_separator
 
-    _keep(*load_separator(model_path, model_config), **job)
+    _keep(load_separator(model_path, config), **job)
 
 
-def _keep(model, config, *, root, subset, separation, estimates_dir):
+def _keep(model, *, root, subset, options, estimates_dir):
     """What ``_score_in_worker`` scores with in this process."""
     _worker.update(
         model=model,
-        config=config,
         tracks={t.name: t for t in musdb_tracks(root, subset)},
-        separation=separation,
+        options=options,
         estimates_dir=estimates_dir,
     )
 
@@ -165,9 +184,8 @@ def _keep(model, config, *, root, subset, separation, estimates_dir):
 def _score_in_worker(name, path):
     scores = score_track(
         _worker["model"],
-        _worker["config"],
         _worker["tracks"][name],
-        separation=_worker["separation"],
+        options=_worker["options"],
         estimates_dir=_worker["estimates_dir"],
     )
     _write_scores(path, name, scores)
@@ -179,9 +197,9 @@ def evaluate_model(
     out_dir,
     root,
     *,
-    model_config=None,
+    config=None,
     subset="test",
-    separation=None,
+    options=SCORING,
     shard=(0, 1),
     workers=1,
     progress=lambda track: None,
@@ -190,12 +208,12 @@ def evaluate_model(
     """Score every not yet scored track of this shard; returns the statistics of all tracks in ``out_dir``.
 
     Args:
-        model_path: a ``.keras`` model, or an original TF1 checkpoint prefix (with ``model_config``).
+        model_path: a ``.keras`` model, or an original TF1 checkpoint prefix (with ``config``).
         out_dir: the results folder: ``<subset>/<track>.json``, ``fingerprint.json`` and the statistics.
         root: the MUSDB18 or MUSDB18-HQ folder holding ``train/`` and ``test/``.
-        model_config: the named config or model_config of an original checkpoint; None for ``.keras``.
+        config: the ``ModelConfig`` of an original checkpoint; None for ``.keras``.
         subset: ``"test"`` or ``"train"``.
-        separation: ``separate_track``'s options (see ``separation_options``).
+        options: the ``SeparationOptions`` (by default ``SCORING``: the original's window grid).
         shard: ``(i, n)`` scores every n-th track from the i-th; the statistics cover all tracks scored.
         workers: processes scoring tracks in parallel, each loading the model.
         progress: called with each track's name once it is scored.
@@ -208,17 +226,13 @@ def evaluate_model(
     """
     from wavenet_j.interop import load_separator
 
-    index, count = shard
-    if not 0 <= index < count:
-        raise ValueError(f"shard {index}/{count}: the index must be in [0, {count})")
-    names = [t.name for t in musdb_tracks(root, subset)][index::count]
-    options = separation_options(separation)
-    model, config = load_separator(model_path, model_config)
+    names = shard_of([t.name for t in musdb_tracks(root, subset)], shard)
+    model = load_separator(model_path, config)
     scored = load_scores(out_dir, subset)
     made_by = {
-        "fingerprint": fingerprint(model, config, options),
+        "fingerprint": fingerprint(model, options),
         "model": os.fspath(model_path),
-        "separation": options,
+        "separation": options.estimates(),
     }
     _check_fingerprint(out_dir, made_by, scored)
     if estimates_dir is not None:
@@ -233,22 +247,22 @@ def evaluate_model(
             and not _has_stems(_stems_folder(estimates_dir, subset, name), scored[name])
         )
     ]
-    job = {"root": root, "subset": subset, "separation": options, "estimates_dir": estimates_dir}
+    job = {"root": root, "subset": subset, "options": options, "estimates_dir": estimates_dir}
     if workers > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
         with concurrent.futures.ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_start_worker, initargs=(model_path, model_config, job)
+            workers, mp_context=context, initializer=_start_worker, initargs=(model_path, config, job)
         ) as pool:
             for done in pool.map(_score_in_worker, *zip(*pending)):
                 progress(done)
     elif pending:
-        _keep(model, config, **job)
+        _keep(model, **job)
         for name, path in pending:
             progress(_score_in_worker(name, path))
     return write_statistics(out_dir, subset)
 
 
-def load_scores(out_dir, subset="test"):
+def load_scores(out_dir: str, subset: str = "test") -> dict:
     """``{track: {source: {metric: [...]}}}`` from the museval JSON files of a results folder."""
     folder = os.path.join(out_dir, subset)
     scores = {}

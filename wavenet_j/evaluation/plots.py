@@ -5,14 +5,13 @@ import os
 
 import matplotlib
 import matplotlib.ticker
+import numpy as np
+import scipy.signal
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.signal  # noqa: E402
-
-from wavenet_j.atomic import atomic_path  # noqa: E402
-from wavenet_j.evaluation.statistics import pooled, source_order  # noqa: E402
+from wavenet_j.atomic import atomic_path
+from wavenet_j.audio import AudioError, read_audio
+from wavenet_j.evaluation.statistics import pooled, source_order
 
 _DYNAMIC_RANGE = 80  # dB below the loudest bin of any panel still coloured, as the ear hears little beneath
 _MAX_FRAMES = 2000  # spectrogram columns: a figure's width in pixels, about
@@ -30,15 +29,9 @@ def sdr_violins(results, path_base, metric="SDR"):
         {source for scores in results.values() for track in scores.values() for source in track},
         key=source_order,
     )
-    colors = plt.get_cmap("tab10")
-    figure, panels = plt.subplots(
-        1,
-        len(sources),
-        sharey=True,
-        squeeze=False,
-        layout="constrained",
-        figsize=(1.5 + 3.2 * len(sources), 1.4 + 0.55 * len(models)),
-    )
+    colors = matplotlib.colormaps["tab10"]
+    figure = Figure(layout="constrained", figsize=(1.5 + 3.2 * len(sources), 1.4 + 0.55 * len(models)))
+    panels = figure.subplots(1, len(sources), sharey=True, squeeze=False)
     for panel, source in zip(panels[0], sources):
         values = {row: pooled(results[model], source, metric) for row, model in enumerate(models)}
         values = {row: segment for row, segment in values.items() if segment.size}
@@ -70,6 +63,18 @@ def sdr_violins(results, path_base, metric="SDR"):
     return save_figure(figure, path_base)
 
 
+def file_spectrograms(paths, path_base):
+    """``spectrograms`` of audio files (a mix, then stems) at one rate, each labelled by its path below
+    the folder they share."""
+    audio = {path: read_audio(path) for path in map(os.fspath, paths)}
+    rates = {rate for _, rate in audio.values()}
+    if len(rates) > 1:
+        raise AudioError(f"spectrograms need files of one rate, not {sorted(rates)} Hz")
+    common = os.path.commonpath([os.path.dirname(os.path.abspath(path)) for path in audio])
+    signals = {os.path.relpath(path, common): signal for path, (signal, _) in audio.items()}
+    return spectrograms(signals, rates.pop(), path_base)
+
+
 def spectrograms(signals, rate, path_base):
     """Write ``path_base.png`` and ``.svg``: one log-magnitude spectrogram per signal, stacked.
 
@@ -89,14 +94,8 @@ def spectrograms(signals, rate, path_base):
         frame_edges = (np.arange(stft.shape[1] + 1) - 0.5) * hop / rate
         spectra[label] = (frame_edges, 20 * np.log10(np.abs(stft[1:]) + 1e-10))
     loudest = max(db.max() for _, db in spectra.values())
-    figure, panels = plt.subplots(
-        len(spectra),
-        1,
-        sharex=True,
-        squeeze=False,
-        layout="constrained",
-        figsize=(9, 0.6 + 2.2 * len(spectra)),
-    )
+    figure = Figure(layout="constrained", figsize=(9, 0.6 + 2.2 * len(spectra)))
+    panels = figure.subplots(len(spectra), 1, sharex=True, squeeze=False)
     for panel, (label, (frame_edges, db)) in zip(panels[:, 0], spectra.items()):
         image = panel.pcolorfast(
             frame_edges,
@@ -123,5 +122,4 @@ def save_figure(figure, path_base):
     for path in paths:
         with atomic_path(path) as temporary:
             figure.savefig(temporary, format=path[-3:], dpi=120)
-    plt.close(figure)
     return paths

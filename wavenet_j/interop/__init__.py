@@ -5,6 +5,7 @@ from wavenet_j.interop.export import FORMATS, export_model
 from wavenet_j.interop.load import load_separator
 from wavenet_j.interop.original import (
     CheckpointMismatch,
+    checkpoint_config,
     from_original_config,
     import_original_checkpoint,
     original_variable_names,
@@ -16,6 +17,7 @@ __all__ = [
     "RELEASED",
     "PretrainedError",
     "CheckpointMismatch",
+    "checkpoint_config",
     "export_model",
     "from_original_config",
     "import_original_checkpoint",

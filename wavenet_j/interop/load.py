@@ -3,20 +3,25 @@ original TF1 checkpoint."""
 
 import os
 import zipfile
+from collections.abc import Callable
 
 import keras
 
-from wavenet_j.configs import ConfigError
+from wavenet_j.configs import ConfigError, ModelConfig
 from wavenet_j.interop.original import import_original_checkpoint
 from wavenet_j.interop.pretrained import RELEASED, released_model
 from wavenet_j.models import build_separator
 
 
-def load_separator(path, model_config=None, progress=None):
-    """``(model, model_config)`` from a released model's name (``M4``, ``M5-HighSR``, ``M6``: downloaded
-    on first use, ``progress(done, total)`` in bytes), a ``.keras`` file, or an original checkpoint
-    prefix (which needs the ``model_config`` it was trained with; a name or ``.keras`` file carries its
-    own)."""
+def load_separator(
+    path: str | os.PathLike,
+    config: ModelConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> keras.Model:
+    """The separator at ``path``: a released model's name (``M4``, ``M5-HighSR``, ``M6``: downloaded on
+    first use, ``progress(done, total)`` in bytes), a ``.keras`` file, or an original checkpoint prefix
+    (which needs the ``ModelConfig`` it was trained with; a name or ``.keras`` file carries its own).
+    Its config is ``model.model_config``."""
     path = os.fspath(path)
     if path in RELEASED:
         path = released_model(path, progress)
@@ -28,10 +33,10 @@ def load_separator(path, model_config=None, progress=None):
         model = keras.saving.load_model(path)
         if getattr(model, "model_config", None) is None:
             raise ConfigError(f"{path!r} is not a wavenet_j separator: it carries no model_config")
-        return model, model.model_config
-    if model_config is None:
+        return model
+    if config is None:
         raise ConfigError(
             f"{path!r} is neither a released model ({', '.join(RELEASED)}) nor a .keras file; an original "
-            f"checkpoint needs its config (e.g. --config M5)"
+            f"checkpoint needs its config (e.g. --with M5)"
         )
-    return import_original_checkpoint(build_separator(model_config), path, model_config), model_config
+    return import_original_checkpoint(build_separator(config), path)

@@ -12,10 +12,15 @@ moving statistics), per decoder level a ``conv2d_transpose`` and a ``BatchNorm``
 Reading a checkpoint needs TensorFlow (its checkpoint reader); the names and configs do not.
 """
 
+from __future__ import annotations
+
 import collections
+import json
 import os
 import re
 import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,9 +31,13 @@ from wavenet_j.configs import (
     ORIGINAL_NAMES,
     ORIGINAL_SCHEDULE,
     ConfigError,
+    ModelConfig,
     complete_config,
     resolve_config,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 # The original's keys that say nothing about the network or that we do not use.
 _IGNORED_ORIGINAL_KEYS = {
@@ -52,7 +61,7 @@ class CheckpointMismatch(ValueError):
     """A checkpoint that does not fit the model it is loaded into."""
 
 
-def from_original_config(original):
+def from_original_config(original: Mapping) -> ModelConfig:
     """Our model_config for one of the original's ``model_config`` dicts.
 
     Missing keys take the original's defaults (its base config, our M1), not U1's; the keys are
@@ -71,9 +80,18 @@ def from_original_config(original):
     return complete_config({**NAMED_CONFIGS["M1"], **overrides})
 
 
-def original_variable_names(model_config):
+def checkpoint_config(spec: str) -> ModelConfig:
+    """The ``ModelConfig`` an original checkpoint was trained with: a named config (``M5``,
+    ``full_44KHz``, ``J1+tiny``), or a JSON file holding one of the original's model_config dicts, for
+    a checkpoint trained with settings no named config has."""
+    if os.path.isfile(spec):
+        with open(spec, encoding="utf-8") as handle:
+            return from_original_config(json.load(handle))
+    return resolve_config(spec)
+
+
+def original_variable_names(config: ModelConfig) -> list[tuple[str, str, str]]:
     """``[(checkpoint name, layer name, weight attribute)]`` in the original's creation order."""
-    config = complete_config(model_config)
     changed = {key: config[key] for key, default in _EXTENSIONS.items() if config[key] != default}
     if changed:
         raise ConfigError(
@@ -177,8 +195,8 @@ def _is_model_variable(name):
     return name.startswith("separator/") and "/Adam" not in name
 
 
-def import_original_checkpoint(model, ckpt_path, model_config):
-    """Fill ``model`` (from ``build_separator(model_config)``) with an original TF1 checkpoint.
+def import_original_checkpoint(model: keras.Model, ckpt_path: str | os.PathLike) -> keras.Model:
+    """Fill ``model`` (a separator, e.g. ``build_separator(config)``) with an original TF1 checkpoint.
 
     Every ``separator/...`` variable is matched by creation order; optimizer slots,
     ``beta*_power`` and ``global_step`` are ignored. A checkpoint named after one of the
@@ -190,9 +208,9 @@ def import_original_checkpoint(model, ckpt_path, model_config):
     require_tensorflow("reading an original TF1 checkpoint")
     import tensorflow as tf
 
-    expected = original_variable_names(model_config)
+    expected = original_variable_names(model.model_config)
     prefix = checkpoint_prefix(ckpt_path)
-    _warn_if_named_otherwise(prefix, complete_config(model_config))
+    _warn_if_named_otherwise(prefix, model.model_config)
     try:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.NotFoundError, tf.errors.DataLossError, ValueError) as error:

@@ -75,6 +75,22 @@ def installed(name):
     return os.path.isfile(model_path(name))
 
 
+def released_table():
+    """The released models as a markdown table: config, sources, rate, published scores, cache path."""
+    lines = [
+        "| model | config | separates | rate | published (MUSDB18 test, median SDR (mean)) | cached |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, model in RELEASED.items():
+        cached = model_path(name) if installed(name) else "no"
+        default = " (default)" if name == DEFAULT else ""
+        lines.append(
+            f"| {name}{default} | {model.config} | {model.separates} | {model.rate} Hz | {model.published} "
+            f"| {cached} |"
+        )
+    return "\n".join(lines)
+
+
 def released_model(name, progress=None):
     """The path of the released model ``name``'s ``.keras`` file, downloading the zip on first use."""
     if not installed(name):
@@ -127,9 +143,10 @@ def install_from_dir(folder, shown=None):
     staging = tempfile.mkdtemp(prefix=".installing-", dir=_made(os.path.join(cache_root(), "models")))
     try:
         for name, prefix in prefixes.items():
-            config = resolve_config(RELEASED[name].config)
             try:
-                model = import_original_checkpoint(build_separator(config), prefix, config)
+                model = import_original_checkpoint(
+                    build_separator(resolve_config(RELEASED[name].config)), prefix
+                )
             except CheckpointMismatch as error:
                 raise PretrainedError(f"{shown!r}: {name}: {error}; nothing installed") from error
             model.save(os.path.join(staging, f"{name}.keras"))

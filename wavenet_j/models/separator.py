@@ -18,7 +18,7 @@ import zlib
 import keras
 
 from wavenet_j.models.initializers import SeededGlorotUniform
-from wavenet_j.configs import ConfigError, complete_config, upgrade_saved_config
+from wavenet_j.configs import ConfigError, ModelConfig, complete_config, model_config_of, upgrade_saved_config
 from wavenet_j.models.layers import (
     AudioClip,
     CenterCrop,
@@ -43,6 +43,12 @@ class Separator(keras.Model):
         super().__init__(*args, **kwargs)
         self.model_config = model_config
 
+    def __setattr__(self, name, value):
+        if name == "model_config":  # past Keras's attribute tracking, which makes a dict a mutable copy
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def get_config(self):
         return {**super().get_config(), "model_config": self.model_config}
 
@@ -51,24 +57,26 @@ class Separator(keras.Model):
         config = dict(config)
         model_config = config.pop("model_config", None)
         model = super().from_config(config, custom_objects)
-        model.model_config = upgrade_saved_config(model_config)
+        model.model_config = (
+            None if model_config is None else complete_config(upgrade_saved_config(model_config))
+        )
         return model
 
 
-def layer_group(layer):
+def layer_group(layer: keras.layers.Layer) -> str:
     """Which of GROUPS a separator layer belongs to."""
     return layer.name.split("_", 1)[0]
 
 
-def build_separator(model_config):
+def build_separator(model_config: ModelConfig) -> Separator:
     """A Keras functional model ``[B, input_frames, C] -> {source: [B, output_frames, C]}``.
 
-    ``model_config`` may be partial: missing keys take U1's values. ``network`` picks the
+    ``model_config`` is a ``ModelConfig`` (``resolve_config``, ``complete_config``). ``network`` picks the
     Wave-U-Net or the original's spectrogram U-Net. Random weights are drawn from
     ``model_config["seed"]`` (one NumPy stream per layer name), so the same seed builds
     the same model on every backend, and a J model's frozen encoder equals its U twin's initial encoder.
     """
-    config = complete_config(model_config)
+    config = model_config_of(model_config, "build_separator")
     input_frames, _ = get_padding(config)
     net = _Builder(config)
     mix = keras.Input((input_frames, config["num_channels"]), name="mix")
@@ -210,7 +218,7 @@ class _Builder:
         return outputs
 
 
-def rebuild(separator, policy=None, num_frames=None):
+def rebuild(separator: Separator, policy: str | None = None, num_frames: int | None = None) -> Separator:
     """The same separator (weights copied) under another Keras dtype policy or window length.
 
     ``policy`` (e.g. ``"mixed_bfloat16"``) keeps float32 weights but computes activations and
@@ -218,9 +226,9 @@ def rebuild(separator, policy=None, num_frames=None):
     much faster. ``num_frames`` asks for another output length (see ``get_padding``); the
     weights of a Wave-U-Net do not depend on it.
     """
-    config = dict(separator.model_config)
+    config = separator.model_config
     if num_frames is not None:
-        config["num_frames"] = num_frames
+        config = config.replace(num_frames=num_frames)
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy or previous)
     try:
@@ -247,7 +255,7 @@ def stage_estimates(separator, mix, num_stages, training=None):
     return stages
 
 
-def multi_stage(separator, num_stages):
+def multi_stage(separator: Separator, num_stages: int) -> Separator:
     """A model running ``separator`` for ``num_stages`` inference stages (the paper's U1_k, U4_k)."""
     if num_stages < 1:
         raise ConfigError(f"num_stages = {num_stages} must be at least 1")

@@ -1,16 +1,17 @@
 """Input and output lengths, exactly as the original Wave-U-Net computes them."""
 
 import math
+from collections.abc import Mapping
 from fractions import Fraction
 
-from wavenet_j.configs import ConfigError, complete_config
+from wavenet_j.configs import ConfigError
 
 # The original spectrogram U-Net's STFT: frames of 1024 samples every 768, 513 frequency bins.
 STFT_FRAME = 1024
 STFT_HOP = 768
 
 
-def get_padding(model_config):
+def get_padding(config: Mapping) -> tuple[int, int]:
     """``(input_frames, output_frames)`` of a model: the original's ``get_padding``.
 
     Without context the network maps num_frames to num_frames ("same" convolutions), which
@@ -19,7 +20,6 @@ def get_padding(model_config):
     and the input grows by the context it consumes (M4: 16384 -> 16389 output, 147443 input).
     The spectrogram U-Net maps num_frames to num_frames, as the original's.
     """
-    config = complete_config(model_config)
     layers, frames = config["num_layers"], config["num_frames"]
     if config["network"] == "unet_spectrogram":
         return _spectrogram_padding(frames, layers)

@@ -1,22 +1,22 @@
 """What a named model is: its parameters (trained and frozen), lengths and receptive field."""
 
 import contextlib
+from collections.abc import Sequence
 
 import keras
 import numpy as np
 
-from wavenet_j.configs import complete_config, resolve_config
+from wavenet_j.configs import ModelConfig, resolve_config
 from wavenet_j.models.separator import build_separator
 from wavenet_j.models.shapes import get_padding
 
 
-def describe(model_config):
+def describe(config: ModelConfig) -> dict:
     """A dict of the numbers ``wavenet-j models`` prints for one model_config.
 
     Frozen parameters are those of frozen layers; batch norm's moving statistics, which training
     updates without gradients, count as trainable.
     """
-    config = complete_config(model_config)
     model = build_separator(config)
     frozen = sum(
         int(np.prod(w.shape)) for layer in model.layers if not layer.trainable for w in layer.weights
@@ -55,7 +55,7 @@ def _jax_x64():
     return jax.enable_x64(True)
 
 
-def receptive_field(model_config):
+def receptive_field(config: ModelConfig) -> int | None:
     """Input samples that the centre output sample depends on, zero padding aside.
 
     Measured, not derived: a one-filter copy of the architecture with positive weights (so no
@@ -66,11 +66,9 @@ def receptive_field(model_config):
     None for the spectrogram U-Net: the probe differentiates at a silent input, where the STFT
     magnitude has no derivative.
     """
-    config = complete_config(model_config)
     if config["network"] == "unet_spectrogram":
         return None
-    probe = dict(
-        config,
+    probe = config.replace(
         num_initial_filters=1,
         output_type="direct",
         output_activation="linear",
@@ -79,12 +77,12 @@ def receptive_field(model_config):
     )
     block = 2 ** config["num_layers"]
     if not config["context"]:
-        probe["num_frames"] = block * max(64, -(-4096 // block))
+        probe = probe.replace(num_frames=block * max(64, -(-4096 // block)))
     while True:
         span, touches_edge = _dependency_span(probe)
         if config["context"] or not touches_edge:
             return span
-        probe["num_frames"] *= 2
+        probe = probe.replace(num_frames=probe["num_frames"] * 2)
 
 
 def _dependency_span(probe_config):
@@ -126,12 +124,12 @@ def _centre_gradient(model, x):
     return keras.ops.convert_to_numpy(inputs.grad)
 
 
-def models_table(names):
+def models_table(names: Sequence[str]) -> str:
     """A plain-text table of ``describe`` for each named config (``J1+tiny`` combines several)."""
     header = ("model", "params", "trainable", "frozen", "input", "output", "receptive field")
     rows = []
     for name in names:
-        info = describe(resolve_config(name.split("+")))
+        info = describe(resolve_config(name))
         rows.append(
             (
                 name,

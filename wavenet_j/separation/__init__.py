@@ -1,31 +1,32 @@
 """Separating songs: windowed prediction over whole signals, at any rate and channel count.
 
-``separate_signal``, the TensorFlow graph of the windows that the exported SavedModel holds, is
-imported when it is first named, so the rest runs where TensorFlow cannot be imported.
+The options (``SeparationOptions``) load nothing heavy; everything else is imported when it is first
+named, so that the CLI and evaluation can build options before Keras starts, and
+``separate_signal`` (the TensorFlow graph the exported SavedModel holds) only where TensorFlow runs.
 """
 
-from wavenet_j.separation.files import separate_file, stem_paths, stem_plan
-from wavenet_j.separation.segments import separate_blocks, separation_plan
-from wavenet_j.separation.track import separate_track
-from wavenet_j.separation.windows import separate_windows, shared_context, window_starts
+import importlib
 
-__all__ = [
-    "separate_blocks",
-    "separate_file",
-    "separate_signal",
-    "separate_track",
-    "separate_windows",
-    "separation_plan",
-    "shared_context",
-    "stem_paths",
-    "stem_plan",
-    "window_starts",
-]
+from wavenet_j.separation.options import SCORING, SeparationOptions
+
+_LAZY = {
+    "separate_blocks": "segments",
+    "separation_plan": "segments",
+    "separate_file": "files",
+    "stem_paths": "files",
+    "stem_plan": "files",
+    "needs_separating": "files",
+    "separate_signal": "graph",
+    "separate_track": "track",
+    "separate_windows": "windows",
+    "shared_context": "windows",
+    "window_starts": "windows",
+}
+
+__all__ = ["SCORING", "SeparationOptions", *_LAZY]
 
 
 def __getattr__(name):
-    if name == "separate_signal":
-        from wavenet_j.separation.graph import separate_signal
-
-        return separate_signal
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"wavenet_j.separation.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

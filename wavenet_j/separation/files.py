@@ -7,12 +7,14 @@ rescale or clamp what 16- or 24-bit files cannot hold, and say how much it chang
 import contextlib
 import os
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import soundfile
 
 from wavenet_j.atomic import DiskFull, atomic_path, remove_partials
 from wavenet_j.audio import AudioError, read_audio
+from wavenet_j.separation.options import SeparationOptions
 from wavenet_j.separation.segments import separate_blocks
 from wavenet_j.separation.track import BLOCK, array_blocks
 
@@ -84,6 +86,22 @@ def stem_plan(songs, output, sources, *, template=TEMPLATE, ext=None, encoding=N
     return plan
 
 
+def needs_separating(song: str, stems: dict[str, str], overwrite: bool = False) -> bool:
+    """Whether ``song``'s ``stems`` (its ``stem_plan`` paths) are to be written: always with
+    ``overwrite``; else not where all exist (the song is done), and an AudioError where only some do
+    (another song's or run's files, which separating would silently replace)."""
+    existing = [stem for stem in stems.values() if os.path.lexists(stem)]
+    if overwrite or not existing:
+        return True
+    if len(existing) == len(stems):
+        return False
+    more = f" (and {len(existing) - 1} more of its stems)" if len(existing) > 1 else ""
+    raise AudioError(
+        f"{song!r}: {existing[0]!r} exists already{more}; nothing written for this song "
+        f"(--overwrite replaces it)"
+    )
+
+
 def _identity(path):
     """What tells two names of one file apart from two files: its device and inode where it exists."""
     try:
@@ -119,11 +137,11 @@ def separate_file(
     ext=None,
     encoding=None,
     clipping="clamp",
-    progress=None,
-    **options,
-):
+    progress: Callable[[float, float], None] | None = None,
+    options: SeparationOptions = SeparationOptions(),
+) -> dict[str, str]:
     """Write the stems of the audio file ``path`` (see ``stem_paths``) at its rate and channel count,
-    and return their paths; ``options`` as for ``separate_track``.
+    and return their paths; ``options``: ``SeparationOptions``.
 
     ``encoding`` is ``"int16"``, ``"int24"`` or ``"float32"``; by default float32 for a float input
     file (int24 in FLAC), else int16. Samples beyond [-1, 1] in an integer encoding are clamped
@@ -192,7 +210,7 @@ def _separate_to_float(model, blocks, rate, channels, frames, floats, progress, 
             )
             for name, file in floats.items()
         }
-        for out in separate_blocks(model, blocks, rate, **options):
+        for out in separate_blocks(model, blocks, rate, options):
             for name, block in out.items():
                 writers[name].write(block)
                 peaks[name] = max(peaks[name], float(np.max(np.abs(block), initial=0.0)))

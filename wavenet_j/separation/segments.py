@@ -8,7 +8,10 @@ samples as resampling all at once.
 """
 
 import collections
+from collections.abc import Iterable, Iterator
 from typing import Callable, NamedTuple
+
+import keras
 
 import numpy as np
 import soxr
@@ -16,6 +19,7 @@ import soxr
 from wavenet_j import backend
 from wavenet_j.audio import to_model_channels
 from wavenet_j.models import multi_stage, rebuild
+from wavenet_j.separation.options import SeparationOptions
 from wavenet_j.separation.windows import separate_windows, shared_context, shared_hop
 
 PASS_BYTES = 400 * 2**20  # one context-sharing pass's activations, as shared_windows bounds them: M4 gets
@@ -35,9 +39,6 @@ class Plan(NamedTuple):
     unit: int  # output samples one model call covers
 
 
-WINDOWS = ("shared", "original")  # the window grids a context model can separate on (see separate_track)
-
-
 def shared_windows(model, budget=PASS_BYTES):
     """How many windows one pass of a context model computes: as many as keep the pass's activations
     (every layer's output, an upper bound on what is live at once) within ``budget`` bytes."""
@@ -48,8 +49,9 @@ def shared_windows(model, budget=PASS_BYTES):
     return min(max(windows, 1), MAX_SHARED_WINDOWS)
 
 
-def separation_plan(model, stages=1, precision=None, windows="shared", batch_windows=8, jit_compile=False):
-    """The compiled ``Plan`` for ``model`` with these options (cached for the last few).
+def separation_plan(model: keras.Model, options: SeparationOptions) -> Plan:
+    """The compiled ``Plan`` for ``model`` with ``options`` (``SeparationOptions``; cached for the last
+    few).
 
     One model call per batch of windows (``wavenet_j.backend.predict_fn``), the same path on every
     backend. Compilers that compile every batch shape anew (XLA: TensorFlow's ``jit_compile``, JAX)
@@ -57,9 +59,13 @@ def separation_plan(model, stages=1, precision=None, windows="shared", batch_win
     copies of the weights; they are refreshed at every call, so a model trained further separates
     with its current weights.
     """
-    if windows not in WINDOWS:
-        raise ValueError(f"windows = {windows!r} must be one of {list(WINDOWS)}")
-    share_context = windows == "shared" and model.model_config["context"]
+    stages, precision, batch_windows, jit_compile = (
+        options.stages,
+        options.precision,
+        options.batch_windows,
+        options.jit_compile,
+    )
+    share_context = options.windows == "shared" and model.model_config["context"]
     key = (id(model), stages, precision, share_context, batch_windows, jit_compile)
     if key in _PLANS and _PLANS[key][0] is model:
         _PLANS.move_to_end(key)
@@ -168,25 +174,20 @@ class _MixReader:
 
 
 def separate_blocks(
-    model,
-    blocks,
-    sr,
-    *,
-    stages=1,
-    batch_windows=8,
-    precision=None,
-    windows="shared",
-    segment_seconds=30.0,
-    jit_compile=False,
-):
+    model: keras.Model,
+    blocks: Iterable[np.ndarray],
+    sr: int,
+    options: SeparationOptions = SeparationOptions(),
+) -> Iterator[dict[str, np.ndarray]]:
     """Separate a mix given as consecutive ``[n, channels]`` float32 blocks at ``sr``.
 
     Yields ``{source: [m, channels]}`` blocks at ``sr`` in order, as many samples in all as the
-    mix (see ``separate_track`` for the options).
+    mix (``options``: ``SeparationOptions``).
     """
     config = model.model_config
-    plan = separation_plan(model, stages, precision, windows, batch_windows, jit_compile)
-    span = max(round(segment_seconds * config["expected_sr"] / plan.unit), 1) * plan.unit  # whole model calls
+    plan = separation_plan(model, options)
+    segment = options.segment_seconds * config["expected_sr"]
+    span = max(round(segment / plan.unit), 1) * plan.unit  # whole model calls
     reach = plan.margin + plan.last_window  # signal kept before a segment: the last one may reach back
     mix = _MixReader(blocks, sr, config["expected_sr"], config["num_channels"])
     resample_out = {

@@ -18,6 +18,7 @@ import os
 from wavenet_j.atomic import write_text
 from wavenet_j.configs import resolve_config
 from wavenet_j.evaluation.statistics import summarize
+from wavenet_j.shards import shard_of
 from wavenet_j.studies.correlation import StudyError
 from wavenet_j.studies.figures import rho_against_cost
 from wavenet_j.studies.proxies import PROXIES
@@ -67,8 +68,7 @@ class Benchmark:
 
     def names(self, shard=None):
         """The variants' names, or those of one machine of ``shard=(i, n)``: every n-th from the i-th."""
-        names = list(self.variants)
-        return names if shard is None else names[shard[0] :: shard[1]]
+        return shard_of(self.variants, shard)
 
     def check(self):
         """Every model's config and the corpus, before anything trains: one error naming the model."""

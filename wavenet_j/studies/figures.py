@@ -2,15 +2,12 @@
 
 import os
 
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from wavenet_j.evaluation.plots import save_figure  # noqa: E402
-from wavenet_j.evaluation.statistics import PAPER_SOURCES  # noqa: E402
-from wavenet_j.studies.scoring import target_label  # noqa: E402
+from wavenet_j.evaluation.plots import save_figure
+from wavenet_j.evaluation.statistics import PAPER_SOURCES
+from wavenet_j.studies.scoring import target_label
 
 # Each source's figure, named as the paper numbers it.
 FIGURES = {"vocals": "fig2_vocals", "accompaniment": "fig3_accompaniment"}
@@ -18,7 +15,8 @@ FIGURES = {"vocals": "fig2_vocals", "accompaniment": "fig3_accompaniment"}
 
 def pair_scatter(points, origin, title, path_base):
     """Write ``path_base.png`` and ``.svg``; ``points`` is ``{pair label: (U score, J score)}``."""
-    figure, axes = plt.subplots(figsize=(5.5, 5))
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
     for label, (u, j) in points.items():
         axes.scatter(u, j, color="tab:red" if label == origin else "tab:blue", zorder=3)
         axes.annotate(label, (u, j), textcoords="offset points", xytext=(4, 4), fontsize=8)
@@ -38,7 +36,8 @@ def rho_against_cost(scores, out_dir):
     SDR (one panel per source) over its median cost in seconds, log scale; ``scores`` as
     ``scoring.score_table`` gives them."""
     targets = [f"{source}_mean_sdr" for source in PAPER_SOURCES]
-    figure, panels = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 4.8), squeeze=False)
+    figure = Figure(figsize=(5.5 * len(targets), 4.8))
+    panels = figure.subplots(1, len(targets), squeeze=False)
     for axes, target in zip(panels[0], targets):
         placed = []  # labelled points so far: a label near one moves down a line
         for proxy, result in scores.items():

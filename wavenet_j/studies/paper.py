@@ -50,6 +50,13 @@ TABLES = {"Table 1": TABLE_1, "Table 2": TABLE_2, "Table 3": TABLE_3}
 # Columns that are the original's numbers, never trained here (M4: context, 12 layers).
 ORIGINAL_ONLY = ("M4",)
 
+
+def j_twin(name):
+    """The J model of U model ``name`` (``U2_2_5`` -> ``J2_2_5``): the same architecture with a random
+    frozen encoder, as the paper names its pairs."""
+    return "J" + name[1:]
+
+
 # Every (U, J) pair the paper trains; Fig. 2 and 3 plot their mean SDRs.
 PAIRS = (
     ("U1", "J1"),

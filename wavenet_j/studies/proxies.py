@@ -234,7 +234,7 @@ def _synflow_of_separator(model, config):
     with float64_enabled():
         keras.config.set_dtype_policy("float64")
         try:
-            linear = build_separator({**config, "output_activation": "linear"})
+            linear = build_separator(config.replace(output_activation="linear"))
         finally:
             keras.config.set_dtype_policy(previous)
         linear.set_weights([w.astype(np.float64) for w in model.get_weights()])
@@ -253,7 +253,7 @@ def compute_proxies(config, names=PROXIES, count=PROXY_BATCHES):
     unknown = [name for name in names if name not in PROXIES]
     if unknown:
         raise ValueError(f"unknown proxies {unknown}; known: {', '.join(PROXIES)}")
-    config = {**config, "freeze_encoder": False, "freeze_decoder": False}  # the architecture's every weight
+    config = config.replace(freeze_encoder=False, freeze_decoder=False)  # the architecture's every weight
     started = time.perf_counter()
     model = build_separator(config)
     data = None if set(names) <= set(DATA_FREE) else proxy_batches(config, count)

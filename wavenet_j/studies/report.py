@@ -4,7 +4,7 @@ import os
 
 from wavenet_j.atomic import write_text
 from wavenet_j.evaluation.statistics import PAPER_SOURCES, format_cell, summarize, table_rows
-from wavenet_j.studies.paper import ORIGINAL_ONLY, TABLES, model_and_stages
+from wavenet_j.studies.paper import ORIGINAL_ONLY, TABLES, j_twin, model_and_stages
 from wavenet_j.studies.scoring import ordered, target_label
 
 
@@ -120,6 +120,43 @@ def report_markdown(report):
             with open(path, encoding="utf-8") as handle:
                 lines += [handle.read()]
     return "\n".join(lines) + "\n"
+
+
+def _duration(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def _span(low, high, text=str):
+    """``low``, ``low–high`` or ``>= low`` (no upper bound) of a plan's steps or times."""
+    return text(low) if low == high else f"{text(low)}–{text(high)}" if high else f">= {text(low)}"
+
+
+def plan_markdown(rows):
+    """``Study.plan``'s rows as a table, the J/U cost per step of every pair that both train, and the
+    total training time."""
+    lines = ["| model | to do | s/step (batch) | steps | training time |", "|---|---|---|---|---|"]
+    for row in rows:
+        if "step_seconds" not in row:
+            lines.append(f"| {row['model']} | {row['action']} | | | |")
+            continue
+        (low, high), (fast, slow) = row["steps"], row["seconds"]
+        lines.append(
+            f"| {row['model']} | {row['action']} | {row['step_seconds']:.3f} ({row['batch_size']}) "
+            f"| {_span(low, high)} | {_span(fast, slow if high else None, _duration)} |"
+        )
+    timed = {row["model"]: row["step_seconds"] for row in rows if "step_seconds" in row}
+    ratios = [
+        f"{j_twin(name)}/{name} {timed[j_twin(name)] / seconds:.2f}"
+        for name, seconds in timed.items()
+        if name.startswith("U") and j_twin(name) in timed
+    ]
+    if ratios:
+        lines.append(f"\nJ/U time per step: {', '.join(ratios)}")
+    total = sum(row["seconds"][0] for row in rows if "seconds" in row)
+    lines.append(f"training on this machine: at least {_duration(total)} in all (evaluation not included)")
+    return "\n".join(lines)
 
 
 def proxy_table_markdown(scores, target, order):

@@ -9,13 +9,9 @@ import numpy as np
 from wavenet_j.atomic import write_text
 from wavenet_j.configs import ConfigError, resolve_config
 from wavenet_j.studies.correlation import StudyError
+from wavenet_j.studies.paper import j_twin
 from wavenet_j.studies.proxies import PROXIES, VOTE, compute_proxies, vote
 from wavenet_j.studies.study import Study
-
-
-def _twin(name):
-    """The J model of U model ``name``: the same architecture with a random frozen encoder."""
-    return "J" + name[1:]
 
 
 def _validation_loss(study, name):
@@ -26,14 +22,14 @@ def _search_study(candidates, out_dir, **options):
     if not candidates or any(not name.startswith("U") for name in candidates):
         raise StudyError(f"candidates must be U models (their J twins are derived): {candidates}")
     study = Study(out_dir, **options)
-    study.check(list(candidates) + [_twin(name) for name in candidates])  # an unknown name as it was typed
+    study.check(list(candidates) + [j_twin(name) for name in candidates])  # an unknown name as it was typed
     return study
 
 
 def plan_search(candidates, out_dir, *, base=("tiny",), study_id="search", overrides=None):
     """``Study.plan`` rows for a search: every J twin, then every candidate (trained only if in the top k)."""
     study = _search_study(candidates, out_dir, base=base, study_id=study_id, overrides=overrides)
-    return study.plan([(_twin(name), 1) for name in candidates] + [(name, 1) for name in candidates])
+    return study.plan([(j_twin(name), 1) for name in candidates] + [(name, 1) for name in candidates])
 
 
 def search(candidates, out_dir, *, base=("tiny",), top_k=2, study_id="search", overrides=None):
@@ -43,9 +39,9 @@ def search(candidates, out_dir, *, base=("tiny",), top_k=2, study_id="search", o
     saved is estimated from the U runs that were trained: their mean time for each U left out.
     """
     study = _search_study(candidates, out_dir, base=base, study_id=study_id, overrides=overrides)
-    ranking = sorted(((_validation_loss(study, _twin(name)), name) for name in candidates))
+    ranking = sorted(((_validation_loss(study, j_twin(name)), name) for name in candidates))
     finalists = [(_validation_loss(study, name), name) for _, name in ranking[:top_k]]
-    trained = [_twin(name) for name in candidates] + [name for _, name in finalists]
+    trained = [j_twin(name) for name in candidates] + [name for _, name in finalists]
     seconds = {name: study.record(name)["train_seconds"] for name in trained}
     u_times = [seconds[name] for _, name in finalists]
     result = {

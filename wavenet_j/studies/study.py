@@ -8,15 +8,18 @@ folders, test set, failures) is written by whichever machine ran it, so shards o
 share one output folder; ``<out>/study.json`` gathers them with the report.
 """
 
+import dataclasses
 import json
 import os
 
 from wavenet_j.atomic import write_text
-from wavenet_j.configs import ConfigError, resolve_config
-from wavenet_j.data.pipeline import corpus_root, ensure_toy_corpus
+from wavenet_j.configs import ConfigError, corpus_root, resolve_config
+from wavenet_j.data.pipeline import ensure_toy_corpus
 from wavenet_j.data.tracks import DataError, detect_is_wav, musdb_tracks
 from wavenet_j.evaluation.musdb import evaluate_model, load_scores
 from wavenet_j.evaluation.statistics import PAPER_SOURCES, summarize
+from wavenet_j.separation.options import SCORING
+from wavenet_j.shards import shard_of
 from wavenet_j.studies.correlation import StudyError, correlate, quadrant_share
 from wavenet_j.studies.figures import FIGURES, pair_scatter, rho_against_cost
 from wavenet_j.studies.proxies import PROXIES, compute_proxies
@@ -39,11 +42,12 @@ class Study:
         base=("tiny",),
         study_id="study",
         overrides=None,
-        windows="original",
+        separation=SCORING,
         train=True,
         variants=None,
     ):
-        self.out_dir, self.base, self.study_id, self.windows = out_dir, list(base), study_id, windows
+        self.out_dir, self.base, self.study_id = out_dir, list(base), study_id
+        self.separation = separation
         self.overrides, self.train = dict(overrides or {}), train
         self.variants = dict(variants or {})
         self.gaps, self.test_set = {}, None
@@ -153,7 +157,7 @@ class Study:
                     model,
                     os.path.join(self.out_dir, results),
                     root,
-                    separation={"stages": stages, "windows": self.windows},
+                    options=dataclasses.replace(self.separation, stages=stages),
                 )
             except Exception as error:  # a failed run is a marked gap in the outputs, never a silent number
                 self.gaps[label] = f"{type(error).__name__}: {error}"
@@ -264,10 +268,7 @@ def _mean_sdr(scores):
 def _sharded(needed, shard):
     """The part of ``needed`` one machine of ``shard=(i, n)`` does: every n-th model from the i-th,
     each with all its inference stages (they need its run)."""
-    if shard is None:
-        return needed
-    index, count = shard
-    mine = set(list(dict.fromkeys(model for model, _ in needed))[index::count])
+    mine = set(shard_of(dict.fromkeys(model for model, _ in needed), shard))
     return [(model, stages) for model, stages in needed if model in mine]
 
 
@@ -291,19 +292,19 @@ def run_study(
     tables=True,
     study_id="study",
     overrides=None,
-    windows="original",
+    separation=SCORING,
     shard=None,
     merge=False,
 ):
     """The whole study's output under ``out_dir``: figures, correlations, tables, times.
 
-    ``windows`` is the window grid context models are scored on (``separate_track``): the
-    original's by default, so the numbers compare with the paper's. ``shard=(i, n)`` trains and
+    ``separation`` are the ``SeparationOptions`` models are scored with (each with its stages): the
+    original's window grid by default, so the numbers compare with the paper's. ``shard=(i, n)`` trains and
     scores only every n-th model from the i-th (one machine of n sharing ``out_dir``) and draws
     nothing; ``merge=True`` trains nothing and draws from what the shards wrote.
     """
     study = Study(
-        out_dir, base=base, study_id=study_id, overrides=overrides, windows=windows, train=not merge
+        out_dir, base=base, study_id=study_id, overrides=overrides, separation=separation, train=not merge
     )
     needed = study_models(pairs, tables)
     study.check_pairs(pairs)
@@ -334,7 +335,7 @@ def run_study(
     manifest = {
         "base": study.base,
         "overrides": study.overrides,
-        "windows": windows,
+        "windows": separation.windows,
         "test_set": study.test_set,
         "models": records,
         "gaps": study.gaps,

@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -25,8 +26,8 @@ from tqdm import tqdm
 
 from wavenet_j.atomic import atomic_path, write_text
 from wavenet_j.backend import inference_fn, predict_fn
-from wavenet_j.configs import complete_config
-from wavenet_j.data.pipeline import batches, corpus_root, ensure_toy_corpus, get_dataset
+from wavenet_j.configs import ModelConfig, corpus_root, model_config_of
+from wavenet_j.data.pipeline import batches, ensure_toy_corpus, get_dataset
 from wavenet_j.data.tracks import detect_is_wav
 from wavenet_j.models import build_separator, get_padding, rebuild
 from wavenet_j.training.checkpoints import Damaged, Mismatch, checkpoints_for, other_format
@@ -94,7 +95,7 @@ def _worker():
     return None
 
 
-def run_paths(model_config, experiment_id):
+def run_paths(model_config: Mapping, experiment_id: str | int) -> tuple[str, str]:
     """``(run folder, TensorBoard folder)`` of an experiment.
 
     With several workers (a TF_CONFIG cluster, several JAX processes) only the chief writes there;
@@ -120,10 +121,9 @@ def model_and_optimizer(config):
     return model, optimizer
 
 
-def step_seconds(model_config, steps=3):
+def step_seconds(config: ModelConfig, steps: int = 3) -> float:
     """Seconds one training step of this model takes here at stage 1's batch size: the median of
     ``steps`` timed steps on random data, after one that traces and compiles."""
-    config = complete_config(model_config)
     model, optimizer = model_and_optimizer(config)
     step = train_step_fn(model, optimizer, config, config["batch_size"])
     input_frames, output_frames = get_padding(config)
@@ -154,14 +154,13 @@ class Trainer:
     the ``keras.distribution`` in effect (``choose_distribution``) spreads the batches.
     """
 
-    def __init__(self, model_config, experiment_id, strategy=None):
-        self.config = complete_config(model_config)
+    def __init__(self, config: ModelConfig, experiment_id: str | int, strategy=None):
+        self.config = model_config_of(config, "Trainer")
         self.run_dir, self.log_dir = run_paths(self.config, experiment_id)
         self.strategy = strategy or choose_strategy()
         choose_distribution()
         # A missing or empty corpus fails here, before any work and before the run's folders exist.
-        self.config["musdb_path"] = corpus_root(self.config)
-        detect_is_wav(self.config["musdb_path"])
+        detect_is_wav(corpus_root(config))
         self._check_writable()
         self.schedule = Schedule.from_config(self.config)
         with self.strategy.scope() if self.strategy else contextlib.nullcontext():
@@ -316,7 +315,7 @@ class Trainer:
                 self.writer.audio(f"validation/{s}_target", targets[s][0], rate, step)
                 self.writer.audio(f"validation/{s}_estimate", estimates[s][0], rate, step)
 
-    def fit(self):
+    def fit(self) -> dict:
         """Train until the last stage stops early; returns the run's summary (also in ``result.json``).
 
         A finished run trains nothing: its stored summary is returned.
@@ -435,8 +434,8 @@ def _write_text(path, text):
         write_text(path, text)
 
 
-def train(model_config, experiment_id):
+def train(config: ModelConfig, experiment_id: str | int) -> dict:
     """Train one experiment (resuming it if a checkpoint exists); returns its summary. The toy corpus
     (``musdb_path="toy"``) is generated first where it is missing."""
-    ensure_toy_corpus(complete_config(model_config))
-    return Trainer(model_config, experiment_id).fit()
+    ensure_toy_corpus(config)
+    return Trainer(config, experiment_id).fit()

@@ -13,7 +13,11 @@ from wavenet_j.training.errors import TrainingError
 
 STOPPING_KEYS = ("max_epochs", "worse_epochs")  # the run continues under the given limits, and says so
 QUIET_KEYS = ("model_base_dir", "log_dir", "data_path", "checkpoint_steps", "jit_compile", "musdb_is_wav")
-CORPUS_KEYS = ("musdb_path", "ccmixter_path")  # a moved corpus: allowed while it gives the same split
+CORPUS_KEYS = (
+    "musdb_path",
+    "corpus_root",
+    "ccmixter_path",
+)  # a moved corpus: allowed while it gives the same split
 _MAY_DIFFER = STOPPING_KEYS + QUIET_KEYS + CORPUS_KEYS
 _ADVICE = "use another --id (experiment_id) for a new run, or the recorded values to continue this one"
 
