@@ -423,11 +423,13 @@ def test_xla_step_gives_the_same_numbers(toy_root, tmp_path):
 
 
 def test_missing_corpus_is_named_before_any_work(tmp_path):
-    config = dict(
-        resolve_config(["U1", "tiny"]),
-        musdb_path=str(tmp_path / "nowhere"),
-        model_base_dir=str(tmp_path / "runs"),
-        log_dir=str(tmp_path / "logs"),
+    config = resolve_config(
+        ["U1", "tiny"],
+        {
+            "musdb_path": str(tmp_path / "nowhere"),
+            "model_base_dir": str(tmp_path / "runs"),
+            "log_dir": str(tmp_path / "logs"),
+        },
     )
     with pytest.raises(ValueError, match="nowhere.* does not exist"):
         Trainer(config, "run")
@@ -511,8 +513,8 @@ def copied_run(config, tmp_path, **changes):
     """The finished run's run and log folders copied below ``tmp_path``, and its config there."""
     for key in ("model_base_dir", "log_dir"):
         shutil.copytree(os.path.join(config[key], "run"), tmp_path / key / "run")
-    return dict(
-        config, model_base_dir=str(tmp_path / "model_base_dir"), log_dir=str(tmp_path / "log_dir"), **changes
+    return config.replace(
+        model_base_dir=str(tmp_path / "model_base_dir"), log_dir=str(tmp_path / "log_dir"), **changes
     )
 
 
@@ -586,14 +588,14 @@ def test_a_moved_corpus_resumes_only_while_it_gives_the_same_split(finished_run,
     config = copied_run(finished_run, tmp_path, max_epochs=2)
     with pytest.raises(
         TrainingError,
-        match=rf"^run .* was trained on other tracks than musdb_path '.*renamed' \(recorded '.*'\) gives "
+        match=rf"^run .* was trained on other tracks than corpus_root '.*renamed' \(recorded '.*'\) gives "
         rf"\((valid|train): '{last}' recorded, '{last}x' given\); use another --id",
     ):
         Trainer(config.replace(musdb_path=renamed), "run").fit()
     assert Trainer(config.replace(musdb_path=moved), "run").fit()["steps"] == 4
     run = tmp_path / "model_base_dir" / "run"
     assert (
-        f"run {run} continues with max_epochs 2 (recorded 1), musdb_path {moved!r} (recorded {toy_root!r})\n"
+        f"run {run} continues with corpus_root {moved!r} (recorded {toy_root!r}), max_epochs 2 (recorded 1)\n"
         in capsys.readouterr().out
     )
 

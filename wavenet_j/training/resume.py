@@ -12,12 +12,17 @@ from wavenet_j.data.pipeline import partition_tracks
 from wavenet_j.training.errors import TrainingError
 
 STOPPING_KEYS = ("max_epochs", "worse_epochs")  # the run continues under the given limits, and says so
-QUIET_KEYS = ("model_base_dir", "log_dir", "data_path", "checkpoint_steps", "jit_compile", "musdb_is_wav")
-CORPUS_KEYS = (
+# musdb_path and data_path are said through the corpus_root they give
+QUIET_KEYS = (
+    "model_base_dir",
+    "log_dir",
+    "data_path",
     "musdb_path",
-    "corpus_root",
-    "ccmixter_path",
-)  # a moved corpus: allowed while it gives the same split
+    "musdb_is_wav",
+    "checkpoint_steps",
+    "jit_compile",
+)
+CORPUS_KEYS = ("corpus_root", "ccmixter_path")  # a moved corpus: allowed while it gives the same split
 _MAY_DIFFER = STOPPING_KEYS + QUIET_KEYS + CORPUS_KEYS
 _ADVICE = "use another --id (experiment_id) for a new run, or the recorded values to continue this one"
 
