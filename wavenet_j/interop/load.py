@@ -37,6 +37,6 @@ def load_separator(
     if config is None:
         raise ConfigError(
             f"{path!r} is neither a released model ({', '.join(RELEASED)}) nor a .keras file; an original "
-            f"checkpoint needs its config (e.g. --with M5)"
+            f"checkpoint needs its config (e.g. --config M5)"
         )
     return import_original_checkpoint(build_separator(config), path)

@@ -59,14 +59,9 @@ def separation_plan(model: keras.Model, options: SeparationOptions) -> Plan:
     copies of the weights; they are refreshed at every call, so a model trained further separates
     with its current weights.
     """
-    stages, precision, batch_windows, jit_compile = (
-        options.stages,
-        options.precision,
-        options.batch_windows,
-        options.jit_compile,
-    )
     share_context = options.windows == "shared" and model.model_config["context"]
-    key = (id(model), stages, precision, share_context, batch_windows, jit_compile)
+    batch_windows, jit_compile = options.batch_windows, options.jit_compile
+    key = (id(model), options.stages, options.precision, share_context, batch_windows, jit_compile)
     if key in _PLANS and _PLANS[key][0] is model:
         _PLANS.move_to_end(key)
         _, copy, plan = _PLANS[key]
@@ -85,11 +80,11 @@ def separation_plan(model: keras.Model, options: SeparationOptions) -> Plan:
     else:
         grid, unit, last_window = output_frames, batch_windows * output_frames, output_frames
         margin = grid * -(-context // grid)
-    if precision:
-        network = rebuild(network, precision)
+    if options.precision:
+        network = rebuild(network, options.precision)
     copy = network if network is not model else None
-    if stages > 1:
-        network = multi_stage(network, stages)
+    if options.stages > 1:
+        network = multi_stage(network, options.stages)
     predict = backend.predict_fn(network, jit_compile)
     whole_batches = jit_compile or backend.current() == "jax"
     frames = network.input_shape[1], network.outputs[0].shape[1]
